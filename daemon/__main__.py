@@ -1,0 +1,5 @@
+"""`python -m daemon` is the `inquiryd` command."""
+
+from daemon.cli import main
+
+main()

@@ -1,0 +1,215 @@
+"""The `inquiryd` command line: each command parses its arguments and calls one function.
+
+Exit codes: 0 success, 1 a mistake the user must fix (the message says what and where),
+2 bad usage. No stack trace reaches the user for a mistake of theirs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from daemon import __version__, config, logs
+from daemon.errors import ConfigError, InquirydError
+
+
+
+class Context(dict[str, Any]):
+    """What every command shares: the config path, loaded on first use."""
+
+    def settings(self, require_secrets: bool = True) -> config.Settings:
+        if "settings" not in self:
+            self["settings"] = config.load(self["config"], require_secrets=require_secrets)
+        return self["settings"]
+
+    def database(self) -> Any:
+        from daemon.db import open_database
+
+        if "db" not in self:
+            self["db"] = open_database(self.settings().database_url)
+        return self["db"]
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail(message: str) -> NoReturn:
+    raise click.exceptions.Exit(_report(message))
+
+
+def _report(message: str) -> int:
+    click.echo(f"inquiryd: {message}" if "\n" not in message else message, err=True)
+    return 1
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
+              default=config.DEFAULT_CONFIG, show_default=True, help="The TOML config file.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.version_option(__version__, prog_name="inquiryd")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
+    """inquiryd: reads buyer inquiries, keeps the buyer database, drafts graded
+    replies for review, sends follow-ups and newsletters."""
+    logs.setup("DEBUG" if verbose else "INFO")
+    ctx.obj = Context(config=config_path)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path) -> None:
+    """Write a working starter config, rules, templates and state layout into DIRECTORY."""
+    from daemon import starter
+
+    for path in starter.init(directory):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: inquiryd -c {directory / 'inquiryd.toml'} check --offline")
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="Do not log in to IMAP and SMTP.")
+@click.pass_obj
+def check(ctx: Context, offline: bool) -> None:
+    """Validate config, rules and templates (and log in to the servers)."""
+    from daemon import checks
+
+    problems, notes = checks.run_checks(ctx.settings(require_secrets=not offline),
+                                        offline=offline)
+    for note in notes:
+        click.echo(note)
+    if problems:
+        fail("\n".join(problems))
+    click.echo("all checks passed")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(ctx: Context, as_json: bool) -> None:
+    """Last polls, messages and drafts by state, failures and quarantine."""
+    from daemon import queries
+    from daemon.views import print_status
+
+    db = ctx.database()
+    db.ensure_schema()
+    with db.unit_of_work() as session:
+        report = queries.status(session)
+    _echo_json(report) if as_json else print_status(report)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(ctx: Context) -> None:
+    """Apply pending schema migrations."""
+    database = ctx.database()
+    applied = database.upgrade()
+    click.echo(f"{database.safe_url}: " + (
+        f"applied {', '.join(applied)}" if applied else "already up to date"))
+
+
+def _not_yet(name: str) -> Callable[..., None]:
+    def command(**_: Any) -> None:
+        fail(f"'{name}' is not available in this version yet")
+    return command
+
+
+def _placeholder(group: click.Group, name: str, help_text: str, full: str,
+                 args: tuple[str, ...] = (), json_flag: bool = False) -> None:
+    cmd = click.Command(name, callback=_not_yet(full), help=help_text,
+                        params=[click.Argument([a]) for a in args])
+    if json_flag:
+        cmd.params.append(click.Option(["--json", "as_json"], is_flag=True,
+                                       help="Machine-readable output."))
+    group.add_command(cmd)
+
+
+# Commands of design.md whose work lands in later versions; listed so --help is complete.
+_placeholder(cli, "run", "Run the daemon in the foreground (what systemd starts).", "run")
+_placeholder(cli, "poll", "One fetch-and-process cycle now, then exit.", "poll",
+             json_flag=True)
+_placeholder(cli, "send", "Send approved drafts now.", "send")
+_placeholder(cli, "explain", "Show the pipeline's decisions for FILE.eml or DIR, no side effects.",
+             "explain", args=("path",), json_flag=True)
+_placeholder(cli, "reprocess", "Run a failed or quarantined message again.", "reprocess",
+             args=("message_id",))
+
+
+@cli.group()
+def buyers() -> None:
+    """The buyer database."""
+
+
+_placeholder(buyers, "import", "Import buyers from .xlsx or .csv.", "buyers import",
+             args=("file",))
+_placeholder(buyers, "export", "Export buyers to .xlsx or .csv.", "buyers export",
+             args=("file",))
+_placeholder(buyers, "list", "List buyers.", "buyers list", json_flag=True)
+_placeholder(buyers, "show", "Everything about one buyer.", "buyers show",
+             args=("address",), json_flag=True)
+
+
+@cli.group()
+def drafts() -> None:
+    """Drafts waiting for review or sent."""
+
+
+_placeholder(drafts, "list", "List drafts by state.", "drafts list", json_flag=True)
+
+
+@cli.group()
+def followups() -> None:
+    """Grade-based follow-ups."""
+
+
+_placeholder(followups, "due", "Buyers due a follow-up.", "followups due", json_flag=True)
+
+
+@cli.group()
+def campaign() -> None:
+    """Newsletters to segments of the buyer database."""
+
+
+_placeholder(campaign, "list", "List campaigns.", "campaign list", json_flag=True)
+_placeholder(campaign, "send", "Send a campaign.", "campaign send", args=("name",))
+
+
+@cli.group()
+def report() -> None:
+    """Reports for the sales manager."""
+
+
+_placeholder(report, "stats", "Buyers by source, region and type; products by popularity.",
+             "report stats", json_flag=True)
+_placeholder(report, "a-grade", "The monthly list of A-grade buyers.", "report a-grade",
+             json_flag=True)
+_placeholder(report, "response-times", "How fast inquiries were answered.",
+             "report response-times", json_flag=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user mistakes become a message and exit 1, never a trace."""
+    try:
+        # Without standalone mode click returns the code of an Exit instead of raising it.
+        code = cli.main(args=argv, prog_name="inquiryd", standalone_mode=False)
+    except click.ClickException as exc:  # usage errors: exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except ConfigError as exc:
+        sys.exit(_report("\n".join(exc.problems)))
+    except InquirydError as exc:
+        sys.exit(_report(str(exc)))
+    sys.exit(code if isinstance(code, int) else 0)

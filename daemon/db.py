@@ -1,0 +1,125 @@
+"""The database edge: engine, unit of work, and schema migrations.
+
+SQLite (WAL, foreign keys on, a busy timeout) is the default under state/; PostgreSQL
+works by URL. The schema is owned by the Alembic migrations in daemon/migrations/;
+`upgrade()` brings any database to the newest revision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from daemon.errors import ConfigError, TemporaryError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for URL; for SQLite, creates the folder and turns on WAL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.drivername == "postgresql":
+        url = str(parsed.set(drivername="postgresql+psycopg"))
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no commit
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class Database:
+    """One database: an engine, a session factory and the unit of work."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A session that commits when the block ends normally and rolls back otherwise."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def upgrade(self) -> list[str]:
+        """Apply every pending migration; return the revisions applied, oldest first."""
+        before = self.pending_revisions()
+        with self.engine.begin() as connection:
+            cfg = _alembic_config()
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+        return before
+
+    def pending_revisions(self) -> list[str]:
+        """Revisions between the database's schema and the newest; [] when current."""
+        script = ScriptDirectory.from_config(_alembic_config())
+        try:
+            with self.engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_heads()
+        except OperationalError as exc:
+            raise TemporaryError(f"database {self.safe_url}: {exc.orig}") from None
+        pending = [
+            rev.revision
+            for rev in script.iterate_revisions("heads", current[0] if current else "base")
+        ]
+        return list(reversed(pending))
+
+    def ensure_schema(self) -> None:
+        """Upgrade when behind, with a log line; used by `run` and `poll`."""
+        pending = self.pending_revisions()
+        if pending:
+            log.info("event=db_upgrade url=%s revisions=%s", self.safe_url, ",".join(pending))
+            self.upgrade()
+
+    @property
+    def safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def open_database(url: str) -> Database:
+    """Open URL, turning a malformed URL into a ConfigError."""
+    try:
+        return Database(url)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for bad URLs
+        raise ConfigError(f"database.url: cannot open {url!r}: {exc}") from None

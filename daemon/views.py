@@ -1,0 +1,48 @@
+"""Human-readable output of the command line (tables with rich); --json bypasses this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+
+
+def print_status(report: dict[str, Any]) -> None:
+    table = Table(title="Mailboxes", title_justify="left")
+    for col in ("mailbox", "last poll", "last ok", "fetched", "stored", "failed", "health"):
+        table.add_column(col)
+    for m in report["mailboxes"]:
+        last = m["last_poll"] or {}
+        health = "ok" if not m["failures_in_row"] else f"{m['failures_in_row']} failed polls"
+        if m["last_error"]:
+            health += f": {m['last_error']}"
+        table.add_row(m["name"], m["last_poll_at"] or "never", m["last_ok_at"] or "never",
+                      str(last.get("fetched", "")), str(last.get("stored", "")),
+                      str(last.get("failed", "")), health)
+    console.print(table if report["mailboxes"] else "Mailboxes: no poll yet")
+    console.print("Messages: " + _counts(report["messages"]))
+    console.print("Drafts:   " + _counts(report["drafts"]))
+    if report["unknown_sends"]:
+        console.print(f"[bold]{report['unknown_sends']} draft(s) may or may not have been "
+                      "sent: a person must decide[/bold]")
+    for title in ("failed", "quarantine"):
+        _print_set_aside(title, report[title])
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def _print_set_aside(title: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    table = Table(title=title.capitalize(), title_justify="left")
+    for col in ("id", "from", "subject", "tries", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(str(r["id"]), r["from"] or "", (r["subject"] or "")[:60],
+                      str(r["attempts"]), r["error"] or "")
+    console.print(table)

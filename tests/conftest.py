@@ -1,0 +1,3 @@
+"""Fixtures shared by every test: real servers (Dovecot, aiosmtpd) and databases."""
+
+from tests.db.fixtures import *  # noqa: F403
