@@ -1,0 +1,1 @@
+"""Real servers for tests: a throwaway Dovecot (IMAP) and an aiosmtpd recorder (SMTP)."""
