@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
 
-from daemon.config import Settings
+from daemon.config import Mailbox, Settings
+from daemon.errors import MailboxError
+from daemon.fetch.imap import tls_context
 from daemon.rulebook import check_rules
 from daemon.templating import check_templates
-
-# Server logins register here (mailbox and SMTP edges), so this module needs no I/O code.
-LoginCheck = Callable[[Settings], list[str]]
-LOGIN_CHECKS: list[LoginCheck] = []
 
 
 def run_checks(settings: Settings, *, offline: bool) -> tuple[list[str], list[str]]:
@@ -23,6 +21,47 @@ def run_checks(settings: Settings, *, offline: bool) -> tuple[list[str], list[st
         notes.extend(f"warning: {p} (needed to log in)" for p in settings.secret_problems)
         notes.append("server logins skipped (--offline)")
         return problems, notes
-    for login_check in LOGIN_CHECKS:
-        problems.extend(login_check(settings))
+    for box in settings.mailbox:
+        problem = imap_login(settings, box)
+        if problem:
+            problems.append(problem)
+        else:
+            notes.append(f"mailbox {box.name}: logged in, folders readable")
+    problem = smtp_login(settings)
+    problems.extend([problem] if problem else [])
+    if not problem:
+        notes.append(f"smtp {settings.smtp.host}: logged in")
     return problems, notes
+
+
+def imap_login(settings: Settings, box: Mailbox) -> str | None:
+    from daemon.runner import open_source
+
+    try:
+        with open_source(box, settings) as source:
+            for folder in box.folders:
+                source.open_folder(folder)
+    except MailboxError as exc:
+        return f"{settings.source}: mailbox {box.name}: {exc}"
+    return None
+
+
+def smtp_login(settings: Settings) -> str | None:
+    import aiosmtplib
+
+    smtp = settings.smtp
+
+    async def login() -> None:
+        client = aiosmtplib.SMTP(
+            hostname=smtp.host, port=smtp.effective_port, timeout=smtp.timeout_seconds,
+            use_tls=smtp.tls == "implicit", start_tls=True if smtp.tls == "starttls" else False,
+            tls_context=tls_context(smtp.ca_file))
+        async with client:
+            if smtp.username:
+                await client.login(smtp.username, settings.secret(smtp))
+
+    try:
+        asyncio.run(login())
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return f"{settings.source}: smtp {smtp.host}:{smtp.effective_port}: {exc}"
+    return None

@@ -103,6 +103,41 @@ def status(ctx: Context, as_json: bool) -> None:
     _echo_json(report) if as_json else print_status(report)
 
 
+@cli.command()
+@click.pass_obj
+def run(ctx: Context) -> None:
+    """Run the daemon in the foreground (what systemd starts)."""
+    from daemon.service import Service
+
+    Service(ctx.settings(), ctx.database()).run()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def poll(ctx: Context, as_json: bool) -> None:
+    """One fetch-and-process cycle now, then exit."""
+    from daemon.commands import poll_once
+    from daemon.views import print_poll
+
+    report = poll_once(ctx.settings(), ctx.database())
+    _echo_json(report.as_dict()) if as_json else print_poll(report)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1)
+@click.option("--all-failed", is_flag=True, help="Every failed and quarantined message.")
+@click.pass_obj
+def reprocess(ctx: Context, ids: tuple[str, ...], all_failed: bool) -> None:
+    """Run failed or quarantined messages again (by id from `status`, or Message-ID)."""
+    from daemon.commands import reprocess_messages
+
+    if not ids and not all_failed:
+        raise click.UsageError("name message ids, or give --all-failed")
+    count = reprocess_messages(ctx.settings(), ctx.database(), ids, all_failed=all_failed)
+    click.echo(f"{count} message(s) processed again")
+
+
 @cli.group()
 def db() -> None:
     """Database schema."""
@@ -135,14 +170,9 @@ def _placeholder(group: click.Group, name: str, help_text: str, full: str,
 
 
 # Commands of design.md whose work lands in later versions; listed so --help is complete.
-_placeholder(cli, "run", "Run the daemon in the foreground (what systemd starts).", "run")
-_placeholder(cli, "poll", "One fetch-and-process cycle now, then exit.", "poll",
-             json_flag=True)
 _placeholder(cli, "send", "Send approved drafts now.", "send")
 _placeholder(cli, "explain", "Show the pipeline's decisions for FILE.eml or DIR, no side effects.",
              "explain", args=("path",), json_flag=True)
-_placeholder(cli, "reprocess", "Run a failed or quarantined message again.", "reprocess",
-             args=("message_id",))
 
 
 @cli.group()

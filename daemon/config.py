@@ -331,7 +331,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         if p is None or str(p).startswith("$"):
             return p  # "$CREDENTIALS_DIRECTORY/..." is expanded when the secret is read
         p = p.expanduser()
-        return p if p.is_absolute() else (base / p)
+        return Path(os.path.normpath(p if p.is_absolute() else base / p))
 
     paths = Paths(**{k: fix(v) for k, v in settings.paths.model_dump().items()})
     mailboxes = tuple(

@@ -13,12 +13,24 @@ import sys
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time, so a replaced stream is followed."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     if getattr(root, "_inquiryd", False):
         root.setLevel(level)
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z"))
     root.addHandler(handler)
     root.setLevel(level)

@@ -150,6 +150,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("mailbox_id", "folder", "uidvalidity", "uid"),
+        UniqueConstraint("mailbox_id", "folder", "source_key"),
         Index("ix_messages_dedup", "mailbox_id", "folder", "dedup_key"),
         Index("ix_messages_state", "state"),
     )
@@ -159,6 +160,8 @@ class Message(Base):
     folder: Mapped[str | None] = mapped_column(String(500))
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     uid: Mapped[int | None] = mapped_column(BigInteger)
+    # A Maildir has no UIDs: its file's unique name (before ":2,") stands in for one.
+    source_key: Mapped[str | None] = mapped_column(String(255))
     message_id: Mapped[str] = mapped_column(String(998), default="", index=True)
     dedup_key: Mapped[str] = mapped_column(String(64))  # Message-ID, or a hash of key headers
     size: Mapped[int] = mapped_column(Integer)

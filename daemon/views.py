@@ -46,3 +46,16 @@ def _print_set_aside(title: str, rows: list[dict[str, Any]]) -> None:
         table.add_row(str(r["id"]), r["from"] or "", (r["subject"] or "")[:60],
                       str(r["attempts"]), r["error"] or "")
     console.print(table)
+
+
+def print_poll(report: Any) -> None:
+    table = Table(title="Poll", title_justify="left")
+    for col in ("mailbox", "fetched", "stored", "processed", "failed", "quarantined", "note"):
+        table.add_column(col)
+    for m in report.mailboxes:
+        note = m.error or ("" if m.healthy else "unhealthy")
+        table.add_row(m.name, str(m.fetched), str(m.stored), str(m.processed),
+                      str(m.failed), str(m.quarantined), note)
+    console.print(table)
+    if report.stopped:
+        console.print("stopped early on request; the rest waits for the next poll")

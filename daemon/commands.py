@@ -1,0 +1,62 @@
+"""What the one-shot commands do, apart from argument parsing and printing."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import or_, select
+
+from daemon import pipeline, runner
+from daemon.config import Settings
+from daemon.db import Database
+from daemon.errors import UsageError
+from daemon.lock import StateLock
+from daemon.models import Message
+
+
+@contextmanager
+def stoppable() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT, so the current message can finish first."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def poll_once(settings: Settings, db: Database) -> runner.PollReport:
+    with StateLock(settings.paths.state, "poll"), stoppable() as stop:
+        db.ensure_schema()
+        return runner.poll(settings, db, stop)
+
+
+def reprocess_messages(settings: Settings, db: Database, ids: Sequence[str], *,
+                       all_failed: bool) -> int:
+    with StateLock(settings.paths.state, "reprocess"), stoppable() as stop:
+        db.ensure_schema()
+        numbers = _message_numbers(db, ids)
+        count = pipeline.reprocess(db, numbers, all_failed=all_failed)
+        pipeline.process_pending(db, runner.parse_limits(settings),
+                                 settings.ingest.max_attempts, stop)
+        return count
+
+
+def _message_numbers(db: Database, ids: Sequence[str]) -> list[int]:
+    """Our numeric ids, given either them or Message-ID headers."""
+    numbers = [int(i) for i in ids if i.isdigit()]
+    headers = [i for i in ids if not i.isdigit()]
+    if headers:
+        with db.unit_of_work() as session:
+            found = session.scalars(select(Message.id).where(or_(
+                Message.message_id.in_(headers),
+                Message.message_id.in_([f"<{h.strip('<>')}>" for h in headers]))))
+            numbers.extend(found)
+    if not numbers and ids:
+        raise UsageError(f"no stored message matches {', '.join(ids)}")
+    return numbers

@@ -1,0 +1,141 @@
+"""Runs each stored message through the stages, one unit of work per message.
+
+The only module that calls both the pure stages and I/O. A message is claimed (its
+attempt counted and committed) before it is processed, so one that kills the process
+every time is still quarantined after `max_attempts`, not retried forever. A failure
+never blocks the others: it is recorded on the message and the loop goes on.
+
+Later stages (classify, extract, match, grade, draft) plug in as STAGES: each gets the
+session, the stored Message row and the parsed Mail, inside the message's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.db import Database
+from daemon.errors import PermanentError
+from daemon.logs import kv
+from daemon.models import Message, MessageState, utcnow
+from daemon.parse import parse
+from daemon.types import Mail, ParseLimits
+
+log = logging.getLogger(__name__)
+
+Stage = Callable[[Session, Message, Mail], None]
+
+# The stages after parsing, in order. Empty until classification lands.
+STAGES: list[Stage] = []
+
+RETRYABLE = (MessageState.STORED, MessageState.FAILED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: int
+    mailbox_id: int | None
+    state: MessageState
+    error: str | None = None
+
+
+def process_pending(db: Database, limits: ParseLimits, max_attempts: int,
+                    stop: threading.Event | None = None,
+                    stages: Sequence[Stage] | None = None) -> list[Outcome]:
+    """Process every stored or failed message, oldest first, until done or stopped."""
+    outcomes = []
+    for message in _pending_ids(db):
+        if stop is not None and stop.is_set():
+            break
+        outcomes.append(process_one(db, message, limits, max_attempts,
+                                    STAGES if stages is None else stages))
+    return outcomes
+
+
+def summarize(outcomes: list[Outcome]) -> Counter[str]:
+    return Counter(o.state.value for o in outcomes)
+
+
+def _pending_ids(db: Database) -> list[int]:
+    with db.unit_of_work() as session:
+        return list(session.scalars(
+            select(Message.id).where(Message.state.in_(RETRYABLE)).order_by(Message.id)))
+
+
+def process_one(db: Database, message_id: int, limits: ParseLimits, max_attempts: int,
+                stages: Sequence[Stage]) -> Outcome:
+    claimed = _claim(db, message_id, max_attempts)
+    if claimed is not None:
+        return claimed
+    try:
+        with db.unit_of_work() as session:
+            message = session.get_one(Message, message_id)
+            mail = parse(message.raw.data if message.raw else b"", limits)
+            _record_parsed(message, mail)
+            for stage in stages:
+                stage(session, message, mail)
+            message.state, message.error = MessageState.PROCESSED, None
+            message.processed_at = utcnow()
+            return Outcome(message_id, message.mailbox_id, MessageState.PROCESSED)
+    except PermanentError as exc:
+        return _set_aside(db, message_id, str(exc), max_attempts, permanent=True)
+    except Exception as exc:  # noqa: BLE001 - any bug in one message must not stop the rest
+        log.exception("event=message_failed id=%d", message_id)
+        return _set_aside(db, message_id, f"{exc.__class__.__name__}: {exc}", max_attempts,
+                          permanent=False)
+
+
+def _claim(db: Database, message_id: int, max_attempts: int) -> Outcome | None:
+    """Count the attempt before trying; quarantine a message that has used them all."""
+    with db.unit_of_work() as session:
+        message = session.get_one(Message, message_id)
+        if message.attempts >= max_attempts:
+            message.state = MessageState.QUARANTINED
+            message.error = (f"gave up after {message.attempts} attempts; last error: "
+                             f"{message.error or 'the process stopped while handling it'}")
+            _log_set_aside(message)
+            return Outcome(message_id, message.mailbox_id, message.state, message.error)
+        message.attempts += 1
+    return None
+
+
+def _record_parsed(message: Message, mail: Mail) -> None:
+    message.from_addr = mail.from_.email[:320] if mail.from_ else None
+    message.subject = mail.subject
+    if mail.message_id and not message.message_id:
+        message.message_id = mail.message_id[:998]
+
+
+def _set_aside(db: Database, message_id: int, reason: str, max_attempts: int, *,
+               permanent: bool) -> Outcome:
+    with db.unit_of_work() as session:
+        message = session.get_one(Message, message_id)
+        give_up = permanent or message.attempts >= max_attempts
+        message.state = MessageState.QUARANTINED if give_up else MessageState.FAILED
+        message.error = reason
+        _log_set_aside(message)
+        return Outcome(message_id, message.mailbox_id, message.state, reason)
+
+
+def _log_set_aside(message: Message) -> None:
+    log.warning("event=message_%s id=%d attempts=%d reason=%s", message.state.value,
+                message.id, message.attempts, kv(message.error))
+
+
+def reprocess(db: Database, ids: Sequence[int] = (), *, all_failed: bool = False) -> int:
+    """Put failed or quarantined messages back in line with fresh attempts."""
+    with db.unit_of_work() as session:
+        query = select(Message).where(
+            Message.state.in_((MessageState.FAILED, MessageState.QUARANTINED)))
+        if not all_failed:
+            query = query.where(Message.id.in_(list(ids)))
+        rows = session.scalars(query).all()
+        for message in rows:
+            message.state, message.attempts = MessageState.STORED, 0
+        return len(rows)

@@ -1,0 +1,109 @@
+"""The service shell: schedule, missed polls, one instance per state, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from daemon.errors import LockedError
+from daemon.lock import StateLock
+from daemon.service import poll_triggers, poll_was_missed, trigger
+from tests.helpers import settings_for
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(("last", "now", "missed"), [
+    (at(23, 17, 31), at(24, 8, 0), False),   # overnight, before the morning poll
+    (at(23, 17, 31), at(24, 8, 31), True),   # the morning poll passed while down
+    (at(24, 8, 31), at(24, 12, 29), False),
+    (at(24, 8, 31), at(24, 18, 0), True),    # noon and evening both missed
+    (None, at(24, 9, 0), True),              # never polled
+])
+def test_missed_poll_is_detected_in_company_time(last, now, missed) -> None:
+    triggers = [trigger(t, SHANGHAI) for t in ("08:30", "12:30", "17:30")]
+    assert poll_was_missed(triggers, last, now) is missed
+
+
+def test_crontab_poll_times_are_accepted(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, '[[mailbox]]\nname = "m"\nkind = "maildir"\npath = "p"\n',
+                            extra='[schedule]\npolls = ["30 8 * * 1-6"]\n'
+                                  'timezone = "Asia/Dubai"\n')
+    (trig,) = poll_triggers(settings)
+    saturday_7 = datetime(2026, 11, 28, 7, 0, tzinfo=ZoneInfo("Asia/Dubai"))
+    nxt = trig.get_next_fire_time(None, saturday_7)
+    assert (nxt.weekday(), nxt.hour, nxt.minute) == (5, 8, 30)
+    assert nxt.astimezone(timezone.utc).hour == 4
+
+
+def test_a_second_holder_of_the_state_is_refused(tmp_path: Path) -> None:
+    with StateLock(tmp_path, "run"):
+        with pytest.raises(LockedError, match="in use by inquiryd pid"):
+            StateLock(tmp_path, "poll").acquire()
+    StateLock(tmp_path, "poll").acquire().release()  # free again once released
+
+
+def test_a_killed_holder_leaves_no_stuck_lock(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from pathlib import Path; "
+                               "from daemon.lock import StateLock; "
+                               f"StateLock(Path({str(tmp_path)!r}), 'run').acquire(); "
+                               "print('locked', flush=True); time.sleep(60)"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(LockedError):
+        StateLock(tmp_path, "poll").acquire()
+    holder.kill()
+    holder.wait()
+    StateLock(tmp_path, "poll").acquire().release()
+
+
+def write_demo(tmp_path: Path) -> Path:
+    inbox = tmp_path / "inbox"
+    for d in ("new", "cur", "tmp"):
+        (inbox / d).mkdir(parents=True)
+    from tests.helpers import inquiry
+
+    for i in range(3):
+        (inbox / "new" / f"17640000{i}.x").write_bytes(inquiry(i))
+    config = tmp_path / "inquiryd.toml"
+    config.write_text('[company]\nname = "B"\n[[mailbox]]\nname = "local"\nkind = "maildir"\n'
+                      f'path = "{inbox}"\n[paths]\nrules = "{ROOT / "rules"}"\n'
+                      f'templates = "{ROOT / "templates"}"\nstate = "{tmp_path / "state"}"\n')
+    return config
+
+
+def test_run_polls_a_missed_poll_at_start_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    config = write_demo(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "daemon", "-c", str(config), "run"],
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            lines.append(line)
+            if "event=mailbox_polled" in line:
+                break
+        second = subprocess.run([sys.executable, "-m", "daemon", "-c", str(config), "poll"],
+                                cwd=ROOT, capture_output=True, text=True)
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(lines) + rest
+    assert "event=missed_poll" in text and "stored=3" in text
+    assert second.returncode == 1 and "in use by inquiryd pid" in second.stderr
+    assert proc.returncode == 0 and "event=service_stopped" in text
