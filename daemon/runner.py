@@ -117,6 +117,10 @@ def ingest_mailbox(settings: Settings, db: Database, box: MailboxConfig,
         except MailboxError as exc:
             report.error = str(exc)
             log.warning("event=mailbox_error mailbox=%s error=%s", box.name, kv(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug or a database fault in one mailbox
+            report.error = f"{exc.__class__.__name__}: {exc}"  # must not stop the others
+            log.exception("event=mailbox_failed mailbox=%s", box.name)
+            break
     _record_poll(settings, db, mailbox_id, poll_id, report)
     return mailbox_id, report
 

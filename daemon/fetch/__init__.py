@@ -82,5 +82,9 @@ def identity(raw: bytes) -> tuple[str, str]:
     return message_id, hashlib.sha256(basis).hexdigest()
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _clean(value: object) -> str:
-    return " ".join(str(value).split())
+    # A NUL in a header is legal bytes on the wire but refused by PostgreSQL text columns.
+    return " ".join(_CONTROLS.sub("", str(value)).split())
