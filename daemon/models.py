@@ -192,7 +192,9 @@ class Buyer(Base):
 
     __tablename__ = "buyers"
     id: Mapped[int] = mapped_column(primary_key=True)
-    company: Mapped[str] = mapped_column(String(300), default="", index=True)
+    company: Mapped[str] = mapped_column(String(300), default="")
+    # The company name folded for matching ("Al Noor Trading LLC" -> "al noor trading").
+    company_key: Mapped[str] = mapped_column(String(300), default="", index=True)
     contact_name: Mapped[str] = mapped_column(String(300), default="")
     country: Mapped[str] = mapped_column(String(2), default="")  # ISO 3166 alpha-2
     region: Mapped[str] = mapped_column(String(40), default="")
@@ -200,6 +202,7 @@ class Buyer(Base):
     source: Mapped[str] = mapped_column(String(40), default="")  # platform, trade-show, website...
     buyer_type: Mapped[str] = mapped_column(String(40), default="")  # importer, retailer...
     grade: Mapped[str | None] = mapped_column(String(1))
+    grade_source: Mapped[str] = mapped_column(String(10), default="auto")  # auto | override
     owner: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(20), default="active")
     phone: Mapped[str] = mapped_column(String(100), default="")
@@ -219,9 +222,24 @@ class BuyerAddress(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
     address: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    domain: Mapped[str] = mapped_column(String(255), default="", index=True)
     status: Mapped[str] = mapped_column(String(20), default="active")  # bounced, unsubscribed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     buyer: Mapped[Buyer] = relationship(back_populates="addresses")
+
+
+class GradeChange(Base):
+    """A buyer's grade over time: who or what set it, and why."""
+
+    __tablename__ = "grade_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    grade: Mapped[str] = mapped_column(String(1))
+    source: Mapped[str] = mapped_column(String(10))  # auto | override
+    inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id"))
+    by: Mapped[str] = mapped_column(String(100), default="")
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class Inquiry(Base):
@@ -236,6 +254,8 @@ class Inquiry(Base):
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     products: Mapped[list[Any]] = mapped_column(default=list)
     terms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    kind: Mapped[str] = mapped_column(String(30), default="inquiry")
+    country: Mapped[str] = mapped_column(String(2), default="")
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.NEW)
     stage_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 

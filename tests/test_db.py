@@ -23,11 +23,30 @@ from daemon.models import (
 
 
 def test_migrations_build_every_table_from_empty(empty_db: Database) -> None:
-    assert empty_db.pending_revisions() == ["0001"]
-    assert empty_db.upgrade() == ["0001"]
+    assert empty_db.pending_revisions() == ["0001", "0002"]
+    assert empty_db.upgrade() == ["0001", "0002"]
     assert empty_db.pending_revisions() == []
     tables = set(inspect(empty_db.engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
+
+
+def test_migrations_upgrade_a_database_holding_data(empty_db: Database) -> None:
+    from alembic import command
+
+    from daemon.db import _alembic_config
+
+    with empty_db.engine.begin() as connection:
+        cfg = _alembic_config()
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0001")
+        connection.execute(text("INSERT INTO buyers (company, contact_name, country, region, "
+                                "city, source, buyer_type, owner, status, phone, notes, "
+                                "language, created_at) VALUES ('Old Co', '', 'AE', '', '', "
+                                "'', '', '', 'active', '', '', '', CURRENT_TIMESTAMP)"))
+    assert empty_db.upgrade() == ["0002"]
+    with empty_db.unit_of_work() as s:
+        old = s.scalars(select(Buyer)).one()
+        assert (old.company, old.company_key, old.grade_source) == ("Old Co", "", "auto")
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:
