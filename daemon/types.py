@@ -8,7 +8,9 @@ dynamic objects. Everything here is frozen, so a stage cannot change what anothe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +117,104 @@ class Mail:
     languages_hint: str = ""
     defects: tuple[str, ...] = ()
     delivery_status: tuple[DeliveryStatus, ...] = ()
+
+
+# --- What the understanding stages decide (classify, extract, match, grade) ---------
+
+
+class Kind(StrEnum):
+    """What a message is, for the desk."""
+
+    INQUIRY = "inquiry"            # a buyer asks about products, prices or terms
+    REPLY = "reply"                # answers one of our messages (In-Reply-To/References)
+    AUTO_REPLY = "auto_reply"      # out-of-office, vacation, autoresponder (RFC 3834)
+    BOUNCE = "bounce"              # delivery failure report (RFC 3464 or not)
+    UNSUBSCRIBE = "unsubscribe"    # asks to stop receiving our mail
+    PLATFORM = "platform"          # a B2B platform forwards a buyer's inquiry
+    NEWSLETTER = "newsletter"      # bulk mail to us (List-Id, Precedence: bulk)
+    SPAM = "spam"                  # cold sales pitch, phishing
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a decision was made: the rule's name and words a salesperson understands."""
+
+    rule: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformLead:
+    """A buyer's inquiry as a platform notification tells it (the buyer's address hidden)."""
+
+    platform: str
+    buyer_name: str = ""
+    buyer_company: str = ""
+    country: str = ""          # as written ("United Arab Emirates"), not a code
+    product: str = ""
+    quantity: str = ""
+    message: str = ""
+    reply_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    kind: Kind
+    reasons: tuple[Reason, ...] = ()
+    platform: PlatformLead | None = None
+    bounced: tuple[str, ...] = ()        # failed recipients, for bounces
+    permanent_failure: bool = False      # a 5.x.x bounce
+
+
+@dataclass(frozen=True, slots=True)
+class ProductHit:
+    sku: str
+    name: str
+    matched: str               # the keyword or SKU found in the text
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    amount: int
+    unit: str                  # "pcs", "pairs", "sets", "cartons", "dozen" ...
+    sku: str = ""              # the product it was written next to, when clear
+    text: str = ""             # as written
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str              # ISO 4217: USD, EUR ...
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Incoterm:
+    term: str                  # FOB, CIF, EXW, DDP, ...
+    place: str = ""            # port or city, when given
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """Everything the text tells about what the buyer wants."""
+
+    products: tuple[ProductHit, ...] = ()
+    quantities: tuple[Quantity, ...] = ()
+    target_prices: tuple[Money, ...] = ()
+    incoterms: tuple[Incoterm, ...] = ()
+    delivery: date | None = None
+    delivery_text: str = ""
+    payment_terms: tuple[str, ...] = ()          # "T/T", "L/C", "30% deposit" ...
+    requests: frozenset[str] = frozenset()       # sample, pi, catalogue, price_list, certificates, contract
+    country: str = ""                            # ISO 3166 alpha-2, '' when unknown
+    country_reason: str = ""                     # "phone prefix +971", "city Dubai", "domain .ae"
+    language: str = ""                           # ISO 639-1 guess: en, es, fr, ru, ar, zh ...
+    company: str = ""                            # company name from the signature, when clear
+    contact_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GradeResult:
+    grade: str                                   # "A", "B", "C" or "D"
+    reasons: tuple[Reason, ...] = ()
