@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from daemon.models import Draft, DraftState, FolderCursor, Mailbox, Message, MessageState, Poll
+from daemon.grade import History
+from daemon.match_buyer import BuyerRef, Candidates, Lookup
+from daemon.models import (
+    Buyer,
+    BuyerAddress,
+    Draft,
+    DraftState,
+    FolderCursor,
+    Inquiry,
+    Mailbox,
+    Message,
+    MessageState,
+    Poll,
+    Stage,
+)
 
 
 def counts_by(session: Session, column: Any) -> dict[str, int]:
@@ -67,3 +82,53 @@ def _set_aside(session: Session, state: MessageState, limit: int) -> list[dict[s
 
 def _iso(value: Any) -> str | None:
     return value.isoformat(timespec="seconds") if value is not None else None
+
+
+class DbLookups:
+    """The database lookups understanding needs, bound to one session (read-only)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def refers_to_us(self, message_ids: Sequence[str]) -> bool:
+        ids = [i for i in message_ids if i][:50]
+        if not ids:
+            return False
+        drafted = select(Draft.id).where(Draft.outgoing_message_id.in_(ids)).limit(1)
+        sent = select(Message.id).where(Message.direction == "out",
+                                        Message.message_id.in_(ids)).limit(1)
+        return (self.session.scalar(drafted) or self.session.scalar(sent)) is not None
+
+    def candidates(self, lookup: Lookup) -> Candidates:
+        s = self.session
+        by_address = None
+        if lookup.address:
+            row = s.execute(select(Buyer.id, Buyer.company, Buyer.status).join(BuyerAddress)
+                            .where(BuyerAddress.address == lookup.address)).first()
+            by_address = BuyerRef(*row) if row else None
+        by_domain: tuple[BuyerRef, ...] = ()
+        if lookup.domain and by_address is None:
+            rows = s.execute(select(Buyer.id, Buyer.company, Buyer.status).join(BuyerAddress)
+                             .where(BuyerAddress.domain == lookup.domain)
+                             .order_by(Buyer.id).limit(5)).all()
+            by_domain = tuple(dict.fromkeys(BuyerRef(*r) for r in rows))
+        by_company: tuple[BuyerRef, ...] = ()
+        if lookup.company_key and by_address is None and not by_domain:
+            rows = s.execute(select(Buyer.id, Buyer.company, Buyer.status)
+                             .where(Buyer.company_key == lookup.company_key)
+                             .order_by(Buyer.id).limit(5)).all()
+            by_company = tuple(BuyerRef(*r) for r in rows)
+        return Candidates(by_address, by_domain, by_company)
+
+    def history(self, buyer_id: int | None) -> History:
+        if buyer_id is None:
+            return History()
+        buyer = self.session.get(Buyer, buyer_id)
+        if buyer is None:
+            return History()
+        count = self.session.scalar(select(func.count()).select_from(Inquiry)
+                                    .where(Inquiry.buyer_id == buyer_id)) or 0
+        won = self.session.scalar(select(func.count()).select_from(Inquiry).where(
+            Inquiry.buyer_id == buyer_id, Inquiry.stage == Stage.WON)) or 0
+        return History(known=True, previous_grade=buyer.grade, inquiries=count,
+                       customer=bool(won) or buyer.status == "customer")
