@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a mistake the user must fix (the message says what and 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -125,6 +126,22 @@ def poll(ctx: Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def explain(ctx: Context, target: Path, as_json: bool) -> None:
+    """Show the pipeline's decisions for FILE.eml or every file in DIR; changes nothing."""
+    from daemon.explain import explain as run_explain
+    from daemon.views import print_explained
+
+    for item in run_explain(ctx.settings(require_secrets=False), ctx.database(), target):
+        if as_json:
+            click.echo(json.dumps(item, ensure_ascii=False, default=str))
+        else:
+            print_explained(item)
+
+
+@cli.command()
 @click.argument("ids", nargs=-1)
 @click.option("--all-failed", is_flag=True, help="Every failed and quarantined message.")
 @click.pass_obj
@@ -171,8 +188,6 @@ def _placeholder(group: click.Group, name: str, help_text: str, full: str,
 
 # Commands of design.md whose work lands in later versions; listed so --help is complete.
 _placeholder(cli, "send", "Send approved drafts now.", "send")
-_placeholder(cli, "explain", "Show the pipeline's decisions for FILE.eml or DIR, no side effects.",
-             "explain", args=("path",), json_flag=True)
 
 
 @cli.group()
@@ -185,6 +200,20 @@ _placeholder(buyers, "import", "Import buyers from .xlsx or .csv.", "buyers impo
 _placeholder(buyers, "export", "Export buyers to .xlsx or .csv.", "buyers export",
              args=("file",))
 _placeholder(buyers, "list", "List buyers.", "buyers list", json_flag=True)
+
+
+@buyers.command("grade")
+@click.argument("who")
+@click.argument("grade", type=click.Choice(["A", "B", "C", "D"], case_sensitive=False))
+@click.option("--why", required=True, help="The reason, kept in the buyer's history.")
+@click.option("--by", default=lambda: os.environ.get("USER", ""), help="Who decides.")
+@click.pass_obj
+def buyers_grade(ctx: Context, who: str, grade: str, why: str, by: str) -> None:
+    """Set a buyer's grade by hand (by address or id); automatic grading keeps it."""
+    from daemon.commands import override_grade
+
+    buyer = override_grade(ctx.database(), who, grade.upper(), by=by, why=why)
+    click.echo(f"buyer #{buyer} is now grade {grade.upper()} (set by hand: {why})")
 _placeholder(buyers, "show", "Everything about one buyer.", "buyers show",
              args=("address",), json_flag=True)
 

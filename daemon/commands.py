@@ -8,13 +8,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-from daemon import pipeline, runner
+from daemon import pipeline, record, rulebook, runner
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.errors import UsageError
 from daemon.lock import StateLock
-from daemon.models import Message
+from daemon.models import Buyer, BuyerAddress, Message
 
 
 @contextmanager
@@ -42,8 +43,9 @@ def reprocess_messages(settings: Settings, db: Database, ids: Sequence[str], *,
         db.ensure_schema()
         numbers = _message_numbers(db, ids)
         count = pipeline.reprocess(db, numbers, all_failed=all_failed)
+        stages = pipeline.default_stages(settings, rulebook.load(settings.paths.rules))
         pipeline.process_pending(db, runner.parse_limits(settings),
-                                 settings.ingest.max_attempts, stop)
+                                 settings.ingest.max_attempts, stages, stop)
         return count
 
 
@@ -60,3 +62,24 @@ def _message_numbers(db: Database, ids: Sequence[str]) -> list[int]:
     if not numbers and ids:
         raise UsageError(f"no stored message matches {', '.join(ids)}")
     return numbers
+
+
+def override_grade(db: Database, who: str, grade: str, *, by: str, why: str) -> int:
+    db.ensure_schema()
+    with db.unit_of_work() as session:
+        buyer = find_buyer(session, who)
+        record.set_grade(session, buyer, grade, by=by, why=why)
+        return buyer.id
+
+
+def find_buyer(session: Session, who: str) -> Buyer:
+    """A buyer by id or by one of their addresses; UsageError when none."""
+    buyer = None
+    if who.isdigit():
+        buyer = session.get(Buyer, int(who))
+    else:
+        buyer = session.scalars(select(Buyer).join(BuyerAddress)
+                                .where(BuyerAddress.address == who.strip().lower())).first()
+    if buyer is None:
+        raise UsageError(f"no buyer with id or address {who!r}")
+    return buyer

@@ -4,10 +4,11 @@ domain.md's grades: A clear intent (quantities, target price, delivery date, spe
 models, asks for PI or terms); B interested but hesitant; C long-term; D unclear.
 Each `[[signal]]` entry names a kind of evidence (code below), the grade it speaks
 for and its points. The decision, in words a sales manager would accept:
-  - A when the A points reach `a_points` (and long-term talk does not outweigh them);
-  - C when long-term signals fired (next year, tender, budget not approved);
-  - B when interest signals fired (comparing, catalogue, sample, a product named),
-    unless the message is a bare one-liner with no product or term;
+  - A when the A points reach `a_points`, or `a_over_doubt` when doubt signals fired
+    (long-term or hesitant talk);
+  - C when long-term signals fired (next year, a plan for 2027, tender, budget);
+  - D when the message names no product, quantity or price (vague) and has no A evidence;
+  - B when interest signals fired (comparing, catalogue, sample, a product named);
   - D otherwise.
 Every signal that fired becomes a reason, with the evidence filled in.
 """
@@ -80,7 +81,8 @@ def _incoterm(ev: Evidence, _: Mapping[str, Any]) -> str | None:
 
 
 def _products(ev: Evidence, p: Mapping[str, Any]) -> str | None:
-    skus = sorted({h.sku for h in ev.extracted.products})
+    hits = [h for h in ev.extracted.products if h.by_code or not p.get("by_code")]
+    skus = sorted({h.sku for h in hits})
     return ", ".join(skus) if len(skus) >= int(p.get("min", 1)) else None
 
 
@@ -98,10 +100,32 @@ def _words(ev: Evidence, p: Mapping[str, Any]) -> str | None:
 
 
 def _short(ev: Evidence, p: Mapping[str, Any]) -> str | None:
+    if ev.extracted.products and not p.get("even_with_products"):
+        return None  # "Price of BS-NK-101?" is short but names what it wants
     words = len(re.findall(r"\w+", ev.mail.text))
     cjk = len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]", ev.mail.text))
     size = words + cjk // 2
     return f"{size} words" if size <= int(p.get("max_words", 25)) else None
+
+
+def _future_year(ev: Evidence, p: Mapping[str, Any]) -> str | None:
+    """A year mentioned that lies well ahead (a plan for "2027"), unless a near delivery date
+    explains it."""
+    near = ev.extracted.delivery
+    if near is not None and (near - ev.today).days < int(p.get("days", 180)):
+        return None
+    for m in re.finditer(r"(?<!\d)(20\d\d)(?!\d)", f"{ev.mail.subject}\n{ev.mail.text}"):
+        year = int(m.group(1))
+        if year > ev.today.year and (date(year, 7, 1) - ev.today).days >= int(p.get("days", 180)):
+            return m.group(1)
+    return None
+
+
+def _vague(ev: Evidence, _: Mapping[str, Any]) -> str | None:
+    x = ev.extracted
+    if x.products or x.quantities or x.target_prices:
+        return None
+    return "no product, quantity or price named"
 
 
 def _history(ev: Evidence, p: Mapping[str, Any]) -> str | None:
@@ -117,7 +141,7 @@ KINDS: dict[str, Check] = {
     "quantity": _quantity, "target-price": _target_price, "delivery": _delivery,
     "far-delivery": _far_delivery, "payment-terms": _payment, "incoterm": _incoterm,
     "products": _products, "requests": _requests, "words": _words, "short": _short,
-    "history": _history,
+    "history": _history, "future-year": _future_year, "vague": _vague,
 }
 REQUIRED = {"requests": ("requests",), "words": ("words",)}
 
@@ -129,6 +153,7 @@ class Signal:
     kind: str
     grade: str
     points: int
+    doubt: bool = False     # long-term or hesitant talk: A then needs a_over_doubt points
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def fire(self, ev: Evidence) -> Reason | None:
@@ -142,7 +167,7 @@ class Signal:
 class GradingRules:
     signals: tuple[Signal, ...]
     a_points: int = 4
-    c_over_a: int = 6       # long-term talk gives C unless A points reach this
+    a_over_doubt: int = 6   # with doubt (long-term, hesitant) A needs this many points
 
     @classmethod
     def from_toml(cls, data: Mapping[str, Any], source: str) -> GradingRules:
@@ -156,12 +181,12 @@ class GradingRules:
         unknown = set(data) - {"signal", "thresholds"}
         problems += [f"{source}: unknown table '{k}'" for k in sorted(unknown)]
         thresholds = dict(data.get("thresholds", {}))
-        bad = set(thresholds) - {"a_points", "c_over_a"}
+        bad = set(thresholds) - {"a_points", "a_over_doubt"}
         problems += [f"{source}: thresholds: unknown key '{k}'" for k in sorted(bad)]
         if problems:
             raise ConfigError(problems)
         return cls(tuple(signals), int(thresholds.get("a_points", 4)),
-                   int(thresholds.get("c_over_a", 6)))
+                   int(thresholds.get("a_over_doubt", 6)))
 
 
 def _signal(entry: Mapping[str, Any], where: str, problems: list[str]) -> Signal | None:
@@ -176,7 +201,7 @@ def _signal(entry: Mapping[str, Any], where: str, problems: list[str]) -> Signal
     if not isinstance(entry.get("points", 1), int):
         problems.append(f"{where}: 'points' must be a whole number")
     params = {k: v for k, v in entry.items()
-              if k not in {"name", "description", "kind", "grade", "points"}}
+              if k not in {"name", "description", "kind", "grade", "points", "doubt"}}
     for key in REQUIRED.get(str(kind), ()):
         if key not in params:
             problems.append(f"{where}: kind '{kind}' needs '{key}'")
@@ -185,7 +210,7 @@ def _signal(entry: Mapping[str, Any], where: str, problems: list[str]) -> Signal
     if len(problems) > before:
         return None
     return Signal(str(name), str(entry.get("description", name)), str(kind), str(grade),
-                  int(entry.get("points", 1)), params)
+                  int(entry.get("points", 1)), bool(entry.get("doubt", False)), params)
 
 
 def _compile(words: Any, where: str, problems: list[str]) -> tuple[re.Pattern[str], ...]:
@@ -210,12 +235,15 @@ def grade(mail: Mail, extracted: Extracted, history: History, rules: GradingRule
     ev = Evidence(mail, extracted, history, today)
     fired = [(s, r) for s in rules.signals if (r := s.fire(ev)) is not None]
     points = {g: sum(s.points for s, _ in fired if s.grade == g) for g in GRADES}
-    if points["A"] >= rules.a_points and (points["C"] == 0 or points["A"] >= rules.c_over_a):
+    doubt = sum(s.points for s, _ in fired if s.doubt)
+    if points["A"] >= rules.a_points and (not doubt or points["A"] >= rules.a_over_doubt):
         letter = "A"
     elif points["C"] > 0:
         letter = "C"
-    elif points["A"] > 0 or (points["B"] > 0 and points["D"] == 0):
-        letter = "B"  # a one-liner asking for a price list stays D: no product, no terms
+    elif points["D"] > 0 and points["A"] == 0:
+        letter = "D"  # asks for a price list, names no product, quantity or term
+    elif points["A"] > 0 or points["B"] > 0:
+        letter = "B"
     else:
         letter = "D"
     # The signals for the grade given come first; the others follow as context.

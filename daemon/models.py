@@ -280,6 +280,16 @@ class Draft(Base):
     next_attempt_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # Review and sending (migration 0003).
+    mailbox_name: Mapped[str] = mapped_column(String(100), default="")  # whose Sent folder
+    body_sha256: Mapped[str] = mapped_column(String(64), default="")  # body as drafted
+    edits: Mapped[str] = mapped_column(String(100), default="")  # "subject,body,recipients"
+    sent_subject: Mapped[str | None] = mapped_column(Text)  # the subject as sent, when edited
+    approved_at: Mapped[datetime | None]
+    smtp_reply: Mapped[str | None] = mapped_column(Text)  # the server's words on acceptance
+    # NULL while a sent draft's copy is not yet in the mailbox's Sent folder.
+    sent_copy_at: Mapped[datetime | None] = mapped_column(index=True)
+    sent_copy_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Campaign(Base):

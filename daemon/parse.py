@@ -808,6 +808,7 @@ def _build(message: Message, notes: list[str]) -> Mail:
         precedence=headers.text("precedence"),
         list_id=headers.text("list-id"), list_unsubscribe=headers.text("list-unsubscribe"),
         return_path=headers.text("return-path"), x_autoreply=headers.autoreply(),
+        x_failed_recipients=headers.text("x-failed-recipients"),
         content_type=message.get_content_type(), report_type=_report_type(message),
         attachments=tuple(found.attachments),
         languages_hint=",".join(dict.fromkeys(

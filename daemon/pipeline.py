@@ -5,8 +5,9 @@ attempt counted and committed) before it is processed, so one that kills the pro
 every time is still quarantined after `max_attempts`, not retried forever. A failure
 never blocks the others: it is recorded on the message and the loop goes on.
 
-Later stages (classify, extract, match, grade, draft) plug in as STAGES: each gets the
-session, the stored Message row and the parsed Mail, inside the message's transaction.
+The stages after parsing get the session, the stored Message row and the parsed Mail,
+inside the message's transaction: understanding (classify, extract, match, grade, then
+record) now; drafting next.
 """
 
 from __future__ import annotations
@@ -16,23 +17,43 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon.config import Settings
 from daemon.db import Database
 from daemon.errors import PermanentError
 from daemon.logs import kv
 from daemon.models import Message, MessageState, utcnow
 from daemon.parse import parse
+from daemon.queries import DbLookups
+from daemon.record import record
+from daemon.rules import Rulebook
 from daemon.types import Mail, ParseLimits
+from daemon.understand import understand
 
 log = logging.getLogger(__name__)
 
 Stage = Callable[[Session, Message, Mail], None]
 
-# The stages after parsing, in order. Empty until classification lands.
-STAGES: list[Stage] = []
+
+def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo) -> Stage:
+    """Classify, extract, match and grade the message, and record what was decided."""
+
+    def stage(session: Session, message: Message, mail: Mail) -> None:
+        now = utcnow()
+        decision = understand(mail, book, DbLookups(session), today=now.astimezone(tz).date(),
+                              own_domains=own_domains)
+        record(session, message, mail, decision, now)
+
+    return stage
+
+
+def default_stages(settings: Settings, book: Rulebook) -> list[Stage]:
+    own = frozenset(d.lower() for d in settings.company.own_domains)
+    return [understanding_stage(book, own, settings.schedule.tz)]
 
 RETRYABLE = (MessageState.STORED, MessageState.FAILED)
 
@@ -46,15 +67,13 @@ class Outcome:
 
 
 def process_pending(db: Database, limits: ParseLimits, max_attempts: int,
-                    stop: threading.Event | None = None,
-                    stages: Sequence[Stage] | None = None) -> list[Outcome]:
+                    stages: Sequence[Stage], stop: threading.Event | None = None) -> list[Outcome]:
     """Process every stored or failed message, oldest first, until done or stopped."""
     outcomes = []
     for message in _pending_ids(db):
         if stop is not None and stop.is_set():
             break
-        outcomes.append(process_one(db, message, limits, max_attempts,
-                                    STAGES if stages is None else stages))
+        outcomes.append(process_one(db, message, limits, max_attempts, stages))
     return outcomes
 
 

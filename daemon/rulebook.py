@@ -1,7 +1,7 @@
 """Loading rules/: the editable rules, as data, failing loudly with file and line.
 
-Every `rules/*.toml` must parse; `rules/*.csv` must be UTF-8 with a header row.
-The rule kinds themselves are read by the stages that use them.
+Files are read here; what they mean is validated by the pure module that uses them
+(classify, catalog, geo, grade, match_buyer), each reporting `FILE: entry: what`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,14 @@ from __future__ import annotations
 import csv
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from daemon.errors import ConfigError
+from daemon.rules import Rulebook
+
+T = TypeVar("T")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -32,17 +38,24 @@ def toml_problem(path: Path, exc: tomllib.TOMLDecodeError) -> str:
 
 
 def check_rules(root: Path) -> list[str]:
-    """Parse every rules file; return one problem line per broken file."""
+    """Load the rules as the daemon would, and parse any other rules file; every problem."""
     if not root.is_dir():
         return [f"{root}: rules folder not found (paths.rules)"]
     problems = []
+    known = {CLASSIFY, CATALOG, REGIONS, COUNTRIES, GRADING, MATCHING}
     for path in sorted(root.glob("*.toml")):
-        try:
-            read_toml(path)
-        except ValueError as exc:
-            problems.append(str(exc))
+        if path.name not in known:
+            try:
+                read_toml(path)
+            except ValueError as exc:
+                problems.append(str(exc))
     for path in sorted(root.glob("*.csv")):
-        problems.extend(_check_csv(path))
+        if path.name not in known:
+            problems.extend(_check_csv(path))
+    try:
+        load(root)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     return problems
 
 
@@ -53,3 +66,50 @@ def _check_csv(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         return [f"{path}: cannot be read as UTF-8 CSV: {exc}"]
     return [] if header else [f"{path}:1: empty file, a header row is needed"]
+
+
+# The rules files and what each holds; `load` reads them all and reports every problem.
+CLASSIFY, CATALOG, REGIONS, COUNTRIES, GRADING, MATCHING = (
+    "classify.toml", "catalog.csv", "regions.toml", "countries.toml", "grading.toml",
+    "matching.toml")
+
+
+def load(root: Path) -> Rulebook:
+    """Read and validate rules/; raise ConfigError naming file and entry of every mistake."""
+    from daemon.catalog import Catalog
+    from daemon.classify import ClassifyRules
+    from daemon.geo import Geo
+    from daemon.grade import GradingRules
+    from daemon.match_buyer import MatchingRules
+
+    problems: list[str] = []
+
+    def attempt(build: Callable[[], T]) -> T | None:
+        try:
+            return build()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        except ValueError as exc:
+            problems.append(str(exc))
+        return None
+
+    def toml(name: str) -> dict[str, Any]:
+        return read_toml(root / name)
+
+    def text(name: str) -> str:
+        try:
+            return (root / name).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{root / name}: cannot be read as UTF-8: {exc}") from None
+
+    matching = attempt(lambda: MatchingRules.from_toml(toml(MATCHING), str(root / MATCHING)))
+    free_mail = matching.free_mail if matching else frozenset()
+    classify = attempt(lambda: ClassifyRules.from_toml(toml(CLASSIFY), str(root / CLASSIFY)))
+    catalog = attempt(lambda: Catalog.from_csv_text(text(CATALOG), str(root / CATALOG)))
+    geo = attempt(lambda: Geo.from_toml(toml(REGIONS), toml(COUNTRIES),
+                                        (str(root / REGIONS), str(root / COUNTRIES)),
+                                        free_mail_domains=free_mail))
+    grading = attempt(lambda: GradingRules.from_toml(toml(GRADING), str(root / GRADING)))
+    if problems:
+        raise ConfigError(problems)
+    return Rulebook(classify, catalog, geo, grading, matching)  # type: ignore[arg-type]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from daemon import pipeline, store
+from daemon import pipeline, rulebook, store
 from daemon.config import Mailbox as MailboxConfig
 from daemon.config import Settings
 from daemon.db import Database
@@ -63,9 +63,15 @@ def parse_limits(settings: Settings) -> ParseLimits:
                        max_parts=ingest.max_parts)
 
 
-def poll(settings: Settings, db: Database, stop: threading.Event | None = None) -> PollReport:
-    """Fetch and store every configured mailbox, then process everything stored."""
+def poll(settings: Settings, db: Database, stop: threading.Event | None = None,
+         stages: Sequence[pipeline.Stage] | None = None) -> PollReport:
+    """Fetch and store every configured mailbox, then process everything stored.
+
+    `stages` default to the full pipeline with the rules read from settings.paths.rules.
+    """
     stop = stop or threading.Event()
+    if stages is None:  # read the rules first: a mistake there stops before any fetch
+        stages = pipeline.default_stages(settings, rulebook.load(settings.paths.rules))
     report = PollReport()
     by_id: dict[int, MailboxReport] = {}
     for box in settings.mailbox:
@@ -75,7 +81,7 @@ def poll(settings: Settings, db: Database, stop: threading.Event | None = None) 
         by_id[mailbox_id] = mreport
         report.mailboxes.append(mreport)
     outcomes = pipeline.process_pending(db, parse_limits(settings),
-                                        settings.ingest.max_attempts, stop)
+                                        settings.ingest.max_attempts, stages, stop)
     for outcome in outcomes:
         target = by_id.get(outcome.mailbox_id or -1)
         if target is not None:

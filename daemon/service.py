@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,9 +24,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
-from daemon import runner
+from daemon import pipeline, rulebook, runner
 from daemon.config import Settings
 from daemon.db import Database
+from daemon.errors import ConfigError
+from daemon.logs import kv
 from daemon.lock import StateLock
 from daemon.models import Mailbox, utcnow
 
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 MISFIRE_GRACE = timedelta(hours=12)
 WATCHDOG_EVERY = 10.0
 
-# Things SIGHUP reloads (rules, templates); later stages register their loaders here.
-RELOADERS: list[Callable[[Settings], None]] = []
 
 
 def trigger(spec: str, tz: Any) -> CronTrigger:
@@ -95,10 +94,12 @@ class Service:
             timezone=settings.schedule.tz,
         )
         self.last_status = "starting"
+        self.stages: list[pipeline.Stage] = []
 
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; holds the state lock the whole time."""
         with StateLock(self.settings.paths.state, "run"):
+            self.stages = self._load_stages()  # a mistake in the rules stops start-up
             self.db.ensure_schema()
             self._install_signals()
             self._schedule()
@@ -135,20 +136,24 @@ class Service:
                 self.reload_requested.clear()
                 self.reload()
 
+    def _load_stages(self) -> list[pipeline.Stage]:
+        return pipeline.default_stages(self.settings, rulebook.load(self.settings.paths.rules))
+
     def reload(self) -> None:
-        for reloader in RELOADERS:
-            try:
-                reloader(self.settings)
-            except Exception as exc:  # noqa: BLE001 - keep serving with the old rules
-                log.error("event=reload_failed error=%s", exc)
-                return
-        log.info("event=reloaded loaders=%d", len(RELOADERS))
+        """SIGHUP: read rules and templates again; on a mistake keep the ones in use."""
+        try:
+            self.stages = self._load_stages()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("event=reload_failed problem=%s", kv(problem))
+            return
+        log.info("event=reloaded rules=%s", self.settings.paths.rules)
 
     def poll_job(self) -> None:
         if self.stop.is_set():
             return
         try:
-            report = runner.poll(self.settings, self.db, self.stop)
+            report = runner.poll(self.settings, self.db, self.stop, self.stages)
         except Exception:  # noqa: BLE001 - a bad cycle must not end the service
             log.exception("event=poll_crashed")
             return

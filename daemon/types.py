@@ -111,6 +111,7 @@ class Mail:
     list_unsubscribe: str = ""
     return_path: str = ""
     x_autoreply: str = ""
+    x_failed_recipients: str = ""     # Exim's and Google's list of addresses that failed
     content_type: str = "text/plain"
     report_type: str = ""
     attachments: tuple[Attachment, ...] = ()
@@ -172,6 +173,7 @@ class ProductHit:
     sku: str
     name: str
     matched: str               # the keyword or SKU found in the text
+    by_code: bool = False      # the model number itself was written, not a product word
 
 
 @dataclass(frozen=True, slots=True)

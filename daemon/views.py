@@ -59,3 +59,20 @@ def print_poll(report: Any) -> None:
     console.print(table)
     if report.stopped:
         console.print("stopped early on request; the rest waits for the next poll")
+
+
+def print_explained(item: dict[str, Any]) -> None:
+    grade = f"  grade [bold]{item['grade']}[/bold]" if item.get("grade") else ""
+    where = " ".join(x for x in (item.get("country"), item.get("region")) if x)
+    console.print(f"[bold]{item['file']}[/bold]")
+    console.print(f"  {item['kind']}{grade}  {where}".rstrip())
+    if item.get("subject"):
+        console.print(f"  subject: {item['subject']}", markup=False)
+    buyer = item.get("buyer")
+    if buyer:
+        console.print("  buyer: " + "; ".join(buyer["why"]), markup=False)
+    if item.get("skus"):
+        console.print("  products: " + ", ".join(item["skus"]))
+    for reason in item.get("reasons") or []:
+        console.print(f"  - {reason}", markup=False)
+    console.print()

@@ -10,6 +10,7 @@ from typing import Any
 
 from daemon import config
 
+ROOT = Path(__file__).resolve().parents[1]
 COMPANY = '[company]\nname = "Brightstar"\nown_domains = ["brightstar.example"]\n'
 
 
@@ -29,7 +30,9 @@ def imap_block(user: Any, *, name: str = "sales", folders: tuple[str, ...] = ("I
 
 def settings_for(tmp_path: Path, mailboxes: str, *, environ: dict[str, str] | None = None,
                  extra: str = "") -> config.Settings:
-    text = COMPANY + mailboxes + (
+    paths = "" if "[paths]" in extra else (f'[paths]\nrules = "{ROOT / "rules"}"\ntemplates = "{ROOT / "templates"}"\n'
+             f'state = "{tmp_path / "state"}"\n')
+    text = COMPANY + mailboxes + paths + (
         "[ingest]\nretry_base_seconds = 0.05\nretry_max_seconds = 0.2\n" + extra)
     path = tmp_path / "inquiryd.toml"
     path.write_text(text, encoding="utf-8")

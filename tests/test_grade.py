@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = GradingRules.from_toml(tomllib.loads((ROOT / "rules" / "grading.toml").read_text()),
                                "rules/grading.toml")
 TODAY = date(2026, 11, 24)
-NK = ProductHit("BS-NK-101", "Pendant necklace", "necklace")
+NK = ProductHit("BS-NK-101", "Pendant necklace", "BS-NK-101", by_code=True)
+NECKLACES = ProductHit("BS-NK-101", "Pendant necklace", "necklaces")
 
 A_TERMS = Extracted(products=(NK,), quantities=(Quantity(20000, "pcs", "BS-NK-101"),),
                     target_prices=(Money(Decimal("1.35"), "USD"),),
@@ -32,8 +33,11 @@ CASES = [
     ("delivery shown", "x", A_TERMS, History(), "A", "delivery 2027-03-15"),
     ("product and catalogue, hesitant",
      "We are comparing several suppliers, please send your catalogue for necklaces.",
-     Extracted(products=(NK,), requests=frozenset({"catalogue"})), History(), "B",
+     Extracted(products=(NECKLACES,), requests=frozenset({"catalogue"})), History(), "B",
      "hesitant: “comparing”"),
+    ("a product word is interest, not a model", "Do you make necklaces? Send catalogue.",
+     Extracted(products=(NECKLACES,), requests=frozenset({"catalogue"})), History(), "B",
+     "interested in BS-NK-101"),
     ("long-term tender", "This is for a tender next year, budget not approved yet.",
      Extracted(products=(NK,), quantities=(Quantity(5000, "pcs"),)), History(), "C",
      "long-term purchase: “next year”"),

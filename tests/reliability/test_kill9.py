@@ -66,6 +66,8 @@ retry_max_seconds = 0.2
 
 [paths]
 state = "{tmp_path / 'state'}"
+rules = "{ROOT / 'rules'}"
+templates = "{ROOT / 'templates'}"
 """, encoding="utf-8")
     return config
 
