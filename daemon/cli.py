@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a mistake the user must fix (the message says what and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -187,7 +188,19 @@ def _placeholder(group: click.Group, name: str, help_text: str, full: str,
 
 
 # Commands of design.md whose work lands in later versions; listed so --help is complete.
-_placeholder(cli, "send", "Send approved drafts now.", "send")
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def send(ctx: Context, as_json: bool) -> None:
+    """Send approved drafts now (one sweep of the review folder)."""
+    from daemon.commands import stoppable
+    from daemon.sweep import send_now
+
+    with stoppable() as stop:
+        report = send_now(ctx.settings(), ctx.database(), stop)
+    data = dataclasses.asdict(report)
+    _echo_json(data) if as_json else click.echo(", ".join(
+        f"{k.replace('_', ' ')} {v}" for k, v in data.items() if v or k == "sent"))
 
 
 @cli.group()
@@ -223,7 +236,31 @@ def drafts() -> None:
     """Drafts waiting for review or sent."""
 
 
-_placeholder(drafts, "list", "List drafts by state.", "drafts list", json_flag=True)
+@drafts.command("list")
+@click.option("--state", help="Only drafts in this state (pending, approved, sent, unknown...).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def drafts_list(ctx: Context, state: str | None, as_json: bool) -> None:
+    """List drafts, newest first."""
+    from daemon import outbox
+    from daemon.views import print_drafts
+
+    db = ctx.database()
+    db.ensure_schema()
+    with db.unit_of_work() as session:
+        rows = outbox.drafts_list(session, state)
+    _echo_json(rows) if as_json else print_drafts(rows)
+
+
+@drafts.command("resolve")
+@click.argument("draft_id")
+@click.argument("decision", type=click.Choice(["sent", "resend"]))
+@click.pass_obj
+def drafts_resolve(ctx: Context, draft_id: str, decision: str) -> None:
+    """Decide a draft whose send outcome is unknown: it was sent, or send it again."""
+    from daemon.sweep import resolve_draft
+
+    click.echo(resolve_draft(ctx.settings(), ctx.database(), draft_id, decision))
 
 
 @cli.group()

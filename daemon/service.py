@@ -1,6 +1,7 @@
 """The long-running shell: scheduled polls, signals, systemd notifications.
 
-Polls run at the configured times in the company's time zone. A poll that was due while
+Polls run at the configured times in the company's time zone; the review folder is
+swept for approved drafts every `review_sweep_seconds`. A poll that was due while
 the process was busy or down is coalesced and run late, never skipped; one missed while
 the machine was off runs at start-up. Jobs run one at a time on a single worker, so a
 poll never overlaps another. SIGTERM lets the current message finish and commit, then
@@ -24,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
-from daemon import pipeline, rulebook, runner
+from daemon import pipeline, rulebook, runner, sweep
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.errors import ConfigError
@@ -101,6 +102,7 @@ class Service:
         with StateLock(self.settings.paths.state, "run"):
             self.stages = self._load_stages()  # a mistake in the rules stops start-up
             self.db.ensure_schema()
+            sweep.recover_at_startup(self.db)  # died mid-send: a person decides, never resent
             self._install_signals()
             self._schedule()
             self.scheduler.start()
@@ -121,6 +123,9 @@ class Service:
     def _schedule(self) -> None:
         for i, trig in enumerate(poll_triggers(self.settings)):
             self.scheduler.add_job(self.poll_job, trig, id=f"poll-{i}", name="poll")
+        self.scheduler.add_job(
+            sweep.sweep_job, IntervalTrigger(seconds=self.settings.schedule.review_sweep_seconds),
+            args=(self.settings, self.db, self.stop), id="review-sweep", name="review sweep")
         if poll_was_missed(poll_triggers(self.settings), self._last_poll(), utcnow()):
             log.info("event=missed_poll action=poll_now")
             self.scheduler.add_job(self.poll_job, id="poll-at-start", name="poll")

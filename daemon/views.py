@@ -76,3 +76,17 @@ def print_explained(item: dict[str, Any]) -> None:
     for reason in item.get("reasons") or []:
         console.print(f"  - {reason}", markup=False)
     console.print()
+
+
+def print_drafts(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.print("no drafts")
+        return
+    table = Table(title="Drafts", title_justify="left")
+    for col in ("id", "state", "to", "subject", "created", "note"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        note = r["error"] or (f"edited: {r['edits']}" if r["edits"] else "")
+        table.add_row(r["id"], r["state"], r["to"], (r["subject"] or "")[:50],
+                      (r["created_at"] or "")[:16], note)
+    console.print(table)
