@@ -175,7 +175,7 @@ def measure_ingest(host: str, port: int, user: str, password: str) -> dict[str, 
         path = Path(tmp) / "inquiryd.toml"
         path.write_text(COMPANY + f'[[mailbox]]\nname = "sales"\nkind = "imap"\n'
                         f'host = "{host}"\nport = {port}\ntls = "none"\nusername = "{user}"\n'
-                        f'password_env = "{PASSWORD_ENV}"\n[paths]\nstate = "{tmp}/state"\n'
+                        f'password_env = "{PASSWORD_ENV}"\n[smtp]\nsender = "Sales <sales@bench.example>"\n[paths]\nstate = "{tmp}/state"\n'
                         f'rules = "{ROOT / "rules"}"\ntemplates = "{ROOT / "templates"}"\n')
         settings = config.load(path, environ={PASSWORD_ENV: password})
         db = Database(settings.database_url)

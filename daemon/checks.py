@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from daemon.config import Mailbox, Settings
-from daemon.errors import MailboxError
+from daemon.errors import ConfigError, MailboxError
 from daemon.fetch.imap import tls_context
+from daemon.send import check_tls_policy
 from daemon.rulebook import check_rules
 from daemon.templating import check_templates
 
@@ -16,7 +17,14 @@ def run_checks(settings: Settings, *, offline: bool) -> tuple[list[str], list[st
     notes = [f"config {settings.source}: ok"]
     problems = check_rules(settings.paths.rules) + check_templates(settings.paths.templates)
     if not problems:
-        notes.append(f"rules {settings.paths.rules} and templates {settings.paths.templates}: ok")
+        problems += _render_checks(settings)
+    try:
+        check_tls_policy(settings)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if not problems:
+        notes.append(f"rules {settings.paths.rules}, templates {settings.paths.templates} "
+                     "and attachments: ok")
     if offline:
         notes.extend(f"warning: {p} (needed to log in)" for p in settings.secret_problems)
         notes.append("server logins skipped (--offline)")
@@ -32,6 +40,18 @@ def run_checks(settings: Settings, *, offline: bool) -> tuple[list[str], list[st
     if not problem:
         notes.append(f"smtp {settings.smtp.host}: logged in")
     return problems, notes
+
+
+def _render_checks(settings: Settings) -> list[str]:
+    """Render every reply template against sample buyers; every attachment must exist."""
+    from daemon import attachments, draft, rulebook, templating
+    from daemon.models import utcnow
+
+    book = rulebook.load(settings.paths.rules)
+    today = utcnow().astimezone(settings.schedule.tz).date()
+    samples = draft.sample_contexts(settings.company, book.catalog, today=today)
+    return (templating.render_all_for_check(settings.paths.templates, samples)
+            + attachments.check_attachments(settings.paths.templates, book.catalog))
 
 
 def imap_login(settings: Settings, box: Mailbox) -> str | None:

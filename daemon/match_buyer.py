@@ -126,9 +126,10 @@ def decide(lookup: Lookup, candidates: Candidates, *, may_create: bool) -> Buyer
         hit = candidates.by_company[0]
         return BuyerMatch(hit.id, "company", lookup, (Reason(
             "company-name", f"same company name as buyer #{hit.id} {hit.company}"),))
-    if not may_create or not (lookup.address or lookup.company_key):
+    if not may_create or not (lookup.address or lookup.company_key or lookup.contact_name):
         return BuyerMatch(None, "none", lookup, (Reason("no-buyer", "not matched to a buyer"),))
-    why = "new buyer" + (f" {lookup.address}" if lookup.address else f" {lookup.company}")
+    who = lookup.address or lookup.company or lookup.contact_name
+    why = f"new buyer {who}"
     if len(candidates.by_company) > 1:
         why += f" ({len(candidates.by_company)} buyers share that company name: not merged)"
     return BuyerMatch(None, "new", lookup, (Reason("new-buyer", why),))

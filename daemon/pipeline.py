@@ -6,8 +6,8 @@ every time is still quarantined after `max_attempts`, not retried forever. A fai
 never blocks the others: it is recorded on the message and the loop goes on.
 
 The stages after parsing get the session, the stored Message row and the parsed Mail,
-inside the message's transaction: understanding (classify, extract, match, grade, then
-record) now; drafting next.
+inside the message's transaction: understanding (classify, extract, match, grade),
+recording, then the reply draft written to the review folder.
 """
 
 from __future__ import annotations
@@ -22,14 +22,18 @@ from datetime import tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon import templating
 from daemon.config import Settings
 from daemon.db import Database
-from daemon.errors import PermanentError
+from daemon.drafting import Drafter, buyer_view
+from daemon.errors import ConfigError, PermanentError
 from daemon.logs import kv
 from daemon.models import Message, MessageState, utcnow
 from daemon.parse import parse
 from daemon.queries import DbLookups
 from daemon.record import record
+from daemon.review_folder import ReviewFolder
+from daemon.send import expected_sender
 from daemon.rules import Rulebook
 from daemon.types import Mail, ParseLimits
 from daemon.understand import understand
@@ -39,21 +43,30 @@ log = logging.getLogger(__name__)
 Stage = Callable[[Session, Message, Mail], None]
 
 
-def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo) -> Stage:
-    """Classify, extract, match and grade the message, and record what was decided."""
+def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo,
+                        drafter: Drafter | None = None) -> Stage:
+    """Classify, extract, match and grade the message, record it, and draft the reply."""
 
     def stage(session: Session, message: Message, mail: Mail) -> None:
         now = utcnow()
         decision = understand(mail, book, DbLookups(session), today=now.astimezone(tz).date(),
                               own_domains=own_domains)
-        record(session, message, mail, decision, now)
+        before = buyer_view(session, decision)  # the history as it was before this message
+        inquiry = record(session, message, mail, decision, now)
+        if drafter is not None:
+            drafter.draft(session, message, mail, decision, inquiry, before, now)
 
     return stage
 
 
 def default_stages(settings: Settings, book: Rulebook) -> list[Stage]:
+    """The full pipeline with these rules and the templates of settings.paths.templates."""
     own = frozenset(d.lower() for d in settings.company.own_domains)
-    return [understanding_stage(book, own, settings.schedule.tz)]
+    for box in settings.mailbox:  # a missing sender stops here, before any mail is touched
+        expected_sender(settings, box.name)
+    drafter = Drafter(settings, book, templating.environment(settings.paths.templates),
+                      ReviewFolder(settings.review_path))
+    return [understanding_stage(book, own, settings.schedule.tz, drafter)]
 
 RETRYABLE = (MessageState.STORED, MessageState.FAILED)
 
@@ -102,6 +115,11 @@ def process_one(db: Database, message_id: int, limits: ParseLimits, max_attempts
             message.state, message.error = MessageState.PROCESSED, None
             message.processed_at = utcnow()
             return Outcome(message_id, message.mailbox_id, MessageState.PROCESSED)
+    except ConfigError as exc:
+        # A broken template or rule is the desk's to fix, not this message's fault: give
+        # the attempt back and stop the cycle so the mistake is seen, not spread.
+        _unclaim(db, message_id, "; ".join(exc.problems))
+        raise
     except PermanentError as exc:
         return _set_aside(db, message_id, str(exc), max_attempts, permanent=True)
     except Exception as exc:  # noqa: BLE001 - any bug in one message must not stop the rest
@@ -122,6 +140,13 @@ def _claim(db: Database, message_id: int, max_attempts: int) -> Outcome | None:
             return Outcome(message_id, message.mailbox_id, message.state, message.error)
         message.attempts += 1
     return None
+
+
+def _unclaim(db: Database, message_id: int, reason: str) -> None:
+    with db.unit_of_work() as session:
+        message = session.get_one(Message, message_id)
+        message.attempts = max(0, message.attempts - 1)
+        message.error = f"waiting for a configuration fix: {reason}"
 
 
 def _record_parsed(message: Message, mail: Mail) -> None:

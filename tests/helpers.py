@@ -32,7 +32,8 @@ def settings_for(tmp_path: Path, mailboxes: str, *, environ: dict[str, str] | No
                  extra: str = "") -> config.Settings:
     paths = "" if "[paths]" in extra else (f'[paths]\nrules = "{ROOT / "rules"}"\ntemplates = "{ROOT / "templates"}"\n'
              f'state = "{tmp_path / "state"}"\n')
-    text = COMPANY + mailboxes + paths + (
+    smtp = "" if "[smtp]" in extra else '[smtp]\nsender = "Sales <sales@brightstar.example>"\n'
+    text = COMPANY + mailboxes + paths + smtp + (
         "[ingest]\nretry_base_seconds = 0.05\nretry_max_seconds = 0.2\n" + extra)
     path = tmp_path / "inquiryd.toml"
     path.write_text(text, encoding="utf-8")

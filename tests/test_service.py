@@ -81,7 +81,7 @@ def write_demo(tmp_path: Path) -> Path:
         (inbox / "new" / f"17640000{i}.x").write_bytes(inquiry(i))
     config = tmp_path / "inquiryd.toml"
     config.write_text('[company]\nname = "B"\n[[mailbox]]\nname = "local"\nkind = "maildir"\n'
-                      f'path = "{inbox}"\n[paths]\nrules = "{ROOT / "rules"}"\n'
+                      f'path = "{inbox}"\n[smtp]\nsender = "Sales <sales@b.example>"\n[paths]\nrules = "{ROOT / "rules"}"\n'
                       f'templates = "{ROOT / "templates"}"\nstate = "{tmp_path / "state"}"\n')
     return config
 

@@ -59,6 +59,9 @@ username = "{user.name}"
 password_env = "INQUIRYD_TEST_PW"
 timeout_seconds = 10
 
+[smtp]
+sender = "Sales <sales@brightstar.example>"
+
 [ingest]
 batch_size = 50
 retry_base_seconds = 0.05

@@ -1,0 +1,115 @@
+"""The draft step of the pipeline (I/O): compose the reply, attach files, write it for review.
+
+Runs inside the message's unit of work, after understanding was recorded. The draft row
+is flushed before the file is written, so a failure to write rolls the row back; a
+crash after the write but before the commit leaves a file whose id the database does
+not know, which the sweep refuses to send (moved to failed/ with the reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from daemon import attachments, outbox
+from daemon.config import Settings
+from daemon.draft import BuyerView, build_message, compose, note_problems, skip_reason
+from daemon.logs import kv
+from daemon.models import Buyer, Event, Inquiry, Mailbox, Message
+from daemon.review_folder import ReviewFolder, body_digest
+from daemon.rules import Rulebook
+from daemon.send import expected_sender
+from daemon.types import Mail
+from daemon.understand import Decision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Drafter:
+    """What drafting needs, loaded once (and again on SIGHUP)."""
+
+    settings: Settings
+    book: Rulebook
+    env: SandboxedEnvironment
+    review: ReviewFolder
+
+    def draft(self, session: Session, message: Message, mail: Mail, decision: Decision,
+              inquiry: Inquiry | None, buyer: BuyerView, now: datetime) -> str | None:
+        """Write a reply draft for review; its id, or None when none is due."""
+        own = self.settings.company.own_domains
+        why_not = skip_reason(decision, mail, own_domains=own)
+        if why_not is not None:
+            log.debug("event=no_draft message=%d reason=%s", message.id, kv(why_not))
+            return None
+        mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+        sender = expected_sender(self.settings, mailbox.name if mailbox else "")
+        draft_id = f"d{now:%Y%m%d}-{secrets.token_hex(4)}"
+        today = now.astimezone(self.settings.schedule.tz).date()
+        composed = compose(decision, mail, settings_company=self.settings.company,
+                           sender=sender, buyer=buyer,
+                           catalog=self.book.catalog, env=self.env, today=today,
+                           draft_id=draft_id, message_id_domain=_domain(sender))
+        if composed is None:
+            return None
+        loaded, problems = attachments.load(composed.attachments, self._sources())
+        if problems:
+            composed = note_problems(composed, problems)
+        email = build_message(composed, [a.as_part() for a in loaded], sender=sender,
+                              draft_id=draft_id, message_id=composed.message_id, date=now)
+        label = _buyer_label(decision)
+        file_name = self.review.file_name(draft_id, grade=composed.grade or "-",
+                                          buyer_label=label, when=now)
+        outbox.record_draft(session, draft_id, "reply", composed.to.email, composed.subject,
+                            composed.message_id, file_name, buyer_id=message.buyer_id,
+                            inquiry_id=inquiry.id if inquiry else None,
+                            in_reply_to_message=message.id,
+                            mailbox_name=mailbox.name if mailbox else "",
+                            body_sha256=body_digest(email))
+        session.add(Event(name="draft_attachments", draft_id=draft_id, buyer_id=message.buyer_id,
+                          data={"files": [{"name": a.filename, "sha256": a.sha256}
+                                          for a in loaded],
+                                "template": composed.template, "language": composed.language}))
+        written = self.review.write_pending(draft_id, email, composed.context,
+                                            grade=composed.grade or "-", buyer_label=label,
+                                            when=now)
+        log.info("event=draft_written draft=%s message=%d grade=%s file=%s", draft_id,
+                 message.id, composed.grade or "-", kv(written))
+        return draft_id
+
+    def _sources(self) -> attachments.Sources:
+        paths = self.settings.paths
+        return attachments.Sources(paths.templates, paths.state, self.book.catalog,
+                                   paths.rules / "catalog.csv", self.settings.company.name)
+
+
+def buyer_view(session: Session, decision: Decision) -> BuyerView:
+    """The buyer as the database knew them before this message (call before recording)."""
+    if decision.match.buyer_id is None:
+        return BuyerView(name=decision.match.lookup.contact_name,
+                         company=decision.match.lookup.company, country=decision.country,
+                         region=decision.region)
+    buyer = session.get_one(Buyer, decision.match.buyer_id)
+    earlier = session.scalar(select(func.count()).select_from(Inquiry).where(
+        Inquiry.buyer_id == buyer.id)) or 0
+    last = buyer.last_contact_at.date() if buyer.last_contact_at else None
+    return BuyerView(name=buyer.contact_name, company=buyer.company,
+                     country=buyer.country or decision.country,
+                     region=buyer.region or decision.region, inquiries=earlier,
+                     last_contact=last)
+
+
+def _buyer_label(decision: Decision) -> str:
+    lookup = decision.match.lookup
+    return lookup.company or lookup.contact_name or lookup.address or "buyer"
+
+
+def _domain(sender: str) -> str:
+    address = sender.rpartition("<")[2].rstrip(">").strip()
+    return address.rpartition("@")[2] or "inquiryd.invalid"
