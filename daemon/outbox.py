@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from daemon.config import Sending
 from daemon.errors import UsageError
 from daemon.models import (
-    Buyer, Draft, DraftState, Event, Message, MessageState, RawMessage, utcnow,
+    Buyer, Draft, DraftState, Event, Inquiry, Message, MessageState, RawMessage, Stage, utcnow,
 )
 from daemon.store import mailbox_row
 
@@ -122,7 +122,20 @@ def mark_sent(session: Session, draft_id: str, sent: Sent, now: datetime | None 
     draft.sent_at, draft.smtp_reply, draft.error = now, sent.smtp_reply, None
     _record_outgoing(session, draft, sent, now)
     _event(session, "draft_sent", draft, reply=sent.smtp_reply)
+    if draft.inquiry_id is not None:
+        _quoted(session, draft, now)
     return draft
+
+
+def _quoted(session: Session, draft: Draft, now: datetime) -> None:
+    """Our first answer to an inquiry: it is now quoted, and how fast we were is kept."""
+    inquiry = session.get(Inquiry, draft.inquiry_id)
+    if inquiry is None or inquiry.stage is not Stage.NEW:
+        return
+    inquiry.stage, inquiry.stage_changed_at = Stage.QUOTED, now
+    minutes = int((now - inquiry.created_at).total_seconds() // 60)
+    session.add(Event(name="first_reply", buyer_id=draft.buyer_id, draft_id=draft.id,
+                      data={"inquiry": inquiry.id, "minutes": minutes}))
 
 
 def _record_outgoing(session: Session, draft: Draft, sent: Sent, now: datetime) -> None:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from daemon import runner, sweep
-from daemon.models import Draft, DraftState, Inquiry
+from daemon.models import Draft, DraftState, Event, Inquiry
 from daemon.review_folder import ReviewFolder
 from tests.helpers import ROOT, imap_block, settings_for
 
@@ -72,6 +72,10 @@ def test_inquiries_become_drafts_then_replies_sent_once(tmp_path: Path, imap_use
         assert message.message["Auto-Submitted"] == "auto-replied"
         assert "lily@brightstar-crafts.example" in message.message["From"]
     assert len(server.uids(imap_user.name, "Sent")) == len(pending)
+    with sqlite_db.unit_of_work() as s:
+        stages = {i.stage.value for i in s.scalars(select(Inquiry))}
+        first = s.scalars(select(Event).where(Event.name == "first_reply")).all()
+    assert stages == {"quoted"} and len(first) == len(pending)
 
     again = sweep.sweep(settings, sqlite_db, review, threading.Event(), settle_seconds=0)
     assert again.sent == 0 and len(smtp_server.accepted) == len(pending)
