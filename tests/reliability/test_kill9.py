@@ -23,7 +23,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import pytest
 from sqlalchemy import func, select
 
 from daemon.db import Database
+from tests.reliability.harness import Child
 from daemon.models import FolderCursor, Message, MessageState, Poll
 from tests.helpers import COMPANY, inquiry
 
@@ -75,42 +75,13 @@ templates = "{ROOT / 'templates'}"
     return config
 
 
-class Child:
-    """`python -m daemon -c CONFIG poll` in a child process; stderr kept per run."""
 
-    def __init__(self, config: Path, password: str, logs: Path):
-        self.args = [sys.executable, "-m", "daemon", "-c", str(config), "poll", "--json"]
-        self.env = {**os.environ, "INQUIRYD_TEST_PW": password}
-        self.logs = logs
-        logs.mkdir(exist_ok=True)
-        self.runs = 0
 
-    def start(self) -> subprocess.Popen[bytes]:
-        self.runs += 1
-        with (self.logs / f"run-{self.runs:03d}.log").open("wb") as err:
-            return subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=err)
-
-    def log(self) -> str:
-        return (self.logs / f"run-{self.runs:03d}.log").read_text(errors="replace")[-3000:]
-
-    def run_to_end(self, timeout: float = 120) -> float:
-        began = time.monotonic()
-        proc = self.start()
-        assert proc.wait(timeout) == 0, f"clean poll exited {proc.returncode}:\n{self.log()}"
-        return time.monotonic() - began
-
-    def run_and_kill(self, delay: float) -> bool:
-        """Start, wait `delay` s, SIGKILL if still running; True when it was killed."""
-        proc = self.start()
-        try:
-            code = proc.wait(delay)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-        assert code == 0, f"a poll that was not killed exited {code}:\n{self.log()}"
-        return False
+def poll_child(tmp_path: Path, user) -> Child:  # type: ignore[no-untyped-def]
+    """`python -m daemon -c CONFIG poll` in a child process."""
+    args = [sys.executable, "-m", "daemon", "-c", str(write_config(tmp_path, user)), "poll",
+            "--json"]
+    return Child(args, tmp_path / "logs", env={"INQUIRYD_TEST_PW": user.password})
 
 
 def progress(db: Database) -> tuple[int, int, int]:
@@ -143,7 +114,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path: Path, i
     mail = [inquiry(i) for i in range(TOTAL)]
     size = TOTAL // WAVES
     waves = [mail[i:i + size] for i in range(0, TOTAL, size)]
-    child = Child(write_config(tmp_path, imap_user), imap_user.password, tmp_path / "logs")
+    child = poll_child(tmp_path, imap_user)
 
     server.append_many(user, "INBOX", waves.pop(0))
     full_poll = child.run_to_end()  # the first run also creates the schema
@@ -217,7 +188,7 @@ runpy.run_module("daemon", run_name="__main__")
 def test_sigkill_during_the_first_schema_upgrade_leaves_a_state_that_starts(
         tmp_path: Path, imap_user, nth_create: int) -> None:
     imap_user.server.append_many(imap_user.name, "INBOX", [inquiry(i) for i in range(5)])
-    child = Child(write_config(tmp_path, imap_user), imap_user.password, tmp_path / "logs")
+    child = poll_child(tmp_path, imap_user)
     killed = subprocess.run([sys.executable, "-c", KILL_AT_NTH_CREATE, *child.args[3:]],
                             cwd=ROOT, env={**child.env, "KILL_AT_CREATE": str(nth_create)},
                             stdin=subprocess.DEVNULL, capture_output=True, timeout=60)

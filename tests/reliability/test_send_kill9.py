@@ -19,10 +19,7 @@ from __future__ import annotations
 import mailbox
 import os
 import random
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from sqlalchemy import select
 
 from daemon import config, outbox
 from daemon.db import Database
+from tests.reliability.harness import Child
 from daemon.models import Draft, DraftState
 from daemon.review_folder import ReviewFolder, body_digest
 from tests.helpers import COMPANY
@@ -91,38 +89,6 @@ def seed_drafts(settings: config.Settings, db: Database) -> None:
         review.move(review.folder("pending") / name, "approved")
 
 
-class Child:
-    def __init__(self, config_path: Path, logs: Path):
-        self.args = [sys.executable, "-c", CHILD, str(config_path)]
-        self.logs = logs
-        logs.mkdir(exist_ok=True)
-        self.runs = 0
-
-    def start(self) -> subprocess.Popen[bytes]:
-        self.runs += 1
-        with (self.logs / f"run-{self.runs:03d}.log").open("wb") as err:
-            return subprocess.Popen(self.args, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=err)
-
-    def log(self) -> str:
-        return (self.logs / f"run-{self.runs:03d}.log").read_text(errors="replace")[-3000:]
-
-    def run_to_end(self) -> float:
-        began = time.monotonic()
-        proc = self.start()
-        assert proc.wait(120) == 0, f"clean run exited {proc.returncode}:\n{self.log()}"
-        return time.monotonic() - began
-
-    def run_and_kill(self, delay: float) -> bool:
-        proc = self.start()
-        try:
-            code = proc.wait(delay)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-        assert code == 0, f"a run that was not killed exited {code}:\n{self.log()}"
-        return False
 
 
 def states(db: Database) -> Counter[DraftState]:
@@ -138,7 +104,7 @@ def test_sigkill_while_sending_never_sends_a_draft_twice(tmp_path: Path, smtp_se
     settings = config.load(config_path, environ={})
     db = Database(settings.database_url)
     db.upgrade()
-    child = Child(config_path, tmp_path / "logs")
+    child = Child([sys.executable, "-c", CHILD, str(config_path)], tmp_path / "logs")
     start_up = child.run_to_end()  # nothing approved yet: the cost of starting alone
     seed_drafts(settings, db)
     print(f"start-up of an idle run: {start_up:.2f} s")
