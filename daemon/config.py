@@ -158,12 +158,36 @@ class Schedule(_Section):
 
 
 class Review(_Section):
-    """Where drafts wait for a person."""
+    """Where drafts wait for a person: a shared folder, or IMAP folders of a mailbox."""
 
     backend: Literal["folder", "imap"] = "folder"
     path: Path | None = None  # default: <paths.state>/review
-    imap_mailbox: str = ""
-    imap_prefix: str = "Inquiries"
+    imap_mailbox: str = ""    # backend "imap": the [[mailbox]] (kind "imap") holding them
+    imap_prefix: str = "Inquiries"  # its folders: <prefix>/Pending, /Approved, ...
+
+    @field_validator("imap_prefix")
+    @classmethod
+    def _folder_path(cls, value: str) -> str:
+        if not all(value.split("/")) or any(c in value for c in "%*\\"):
+            raise ValueError(f"{value!r} is not a folder path: write it like \"Inquiries\" "
+                             "or \"Sales/Inquiries\" (no empty parts, no % * \\)")
+        return value
+
+
+def review_problems(settings: Settings, path: Path) -> list[str]:
+    """What is wrong with [review] given the mailboxes (backend "imap" names one)."""
+    review = settings.review
+    if review.backend != "imap":
+        return []
+    imap = [m.name for m in settings.mailbox if m.kind == "imap"]
+    choices = f"one of: {', '.join(imap)}" if imap else "there is none: add one"
+    if not review.imap_mailbox:
+        return [f'{path}: review.imap_mailbox: required with backend = "imap": name the '
+                f"[[mailbox]] whose IMAP folders hold the drafts ({choices})"]
+    if review.imap_mailbox not in imap:
+        return [f"{path}: review.imap_mailbox: no imap mailbox named "
+                f"{review.imap_mailbox!r} ({choices})"]
+    return []
 
 
 class Database(_Section):
@@ -275,6 +299,9 @@ def load(
         settings = Settings.model_validate({**data, "source": path})
     except ValidationError as exc:
         raise ConfigError([f"{path}: {_where(e)}: {_what(e)}" for e in exc.errors()]) from None
+    problems = review_problems(settings, path)
+    if problems:
+        raise ConfigError(problems)
     settings = _resolve_paths(settings, path.parent.absolute())
     problems = _load_secrets(settings, os.environ if environ is None else environ)
     if problems and require_secrets:

@@ -12,6 +12,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
@@ -22,7 +23,8 @@ from daemon.config import Settings
 from daemon.draft import BuyerView, build_message, compose, note_problems, skip_reason
 from daemon.logs import kv
 from daemon.models import Buyer, Event, Inquiry, Mailbox, Message
-from daemon.review_folder import ReviewFolder, body_digest
+from daemon.review import ReviewBackend
+from daemon.review_folder import body_digest
 from daemon.rules import Rulebook
 from daemon.send import expected_sender
 from daemon.types import Mail
@@ -38,7 +40,7 @@ class Drafter:
     settings: Settings
     book: Rulebook
     env: SandboxedEnvironment
-    review: ReviewFolder
+    review: ReviewBackend[Any]
 
     def draft(self, session: Session, message: Message, mail: Mail, decision: Decision,
               inquiry: Inquiry | None, buyer: BuyerView, now: datetime) -> str | None:

@@ -32,7 +32,7 @@ from daemon.models import Message, MessageState, utcnow
 from daemon.parse import parse
 from daemon.queries import DbLookups
 from daemon.record import record
-from daemon.review_folder import ReviewFolder
+from daemon.review import review_backend
 from daemon.send import expected_sender
 from daemon.rules import Rulebook
 from daemon.types import Mail, ParseLimits
@@ -65,7 +65,7 @@ def default_stages(settings: Settings, book: Rulebook) -> list[Stage]:
     for box in settings.mailbox:  # a missing sender stops here, before any mail is touched
         expected_sender(settings, box.name)
     drafter = Drafter(settings, book, templating.environment(settings.paths.templates),
-                      ReviewFolder(settings.review_path))
+                      review_backend(settings))
     return [understanding_stage(book, own, settings.schedule.tz, drafter)]
 
 RETRYABLE = (MessageState.STORED, MessageState.FAILED)

@@ -11,6 +11,11 @@ reader (or a crash) never sees half a draft. A move takes the .txt and reason fi
 the .eml last: the .eml left in approved/ is what says work remains, so a kill between
 the renames is finished by the next sweep. Names are ASCII and short, so any share and
 any operating system takes them.
+
+ReviewFolder is one of the two backends of daemon/review.py's ReviewBackend (its items
+are the .eml paths); review_imap.py is the other. What both read and write is shared
+here: `eml_bytes` (the exact bytes of a draft) and `approved_from_bytes` (the checks of
+a draft read back).
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from functools import cached_property
 from pathlib import Path
+from typing import Self
 
 from daemon.errors import PermanentError
 
@@ -45,18 +53,21 @@ class ReviewFileError(PermanentError):
 
 @dataclass(frozen=True)
 class ApprovedDraft:
-    """A file read back from approved/: the bytes to send and what they say.
+    """A draft read back from approved: the bytes to send and what they say.
 
+    `name` is the file's name (compared with the name the draft was written under) or,
+    for the IMAP backend, where the message is; `path` is None there.
     `headers` is a compat32 parse: the sweep reads a few headers of each file, and the
     modern policy's header objects cost ~3 ms a message; `message` parses on demand.
     """
 
-    path: Path
+    name: str
     draft_id: str
     message_bytes: bytes
     headers: Message
     subject: str
     body_sha256: str
+    path: Path | None = None
 
     def body_changed(self, drafted_sha256: str) -> bool:
         """True when the body differs from the one drafted ('' = not known: unchanged)."""
@@ -80,10 +91,55 @@ def safe_part(text: str, cap: int = _NAME_CAP, empty: str = "x") -> str:
     return cleaned or empty
 
 
+def draft_file_name(draft_id: str, *, grade: str, buyer_label: str, when: datetime) -> str:
+    """`<yyyymmdd-hhmm>_<grade>_<buyer>_<draft-id>.eml`, every part ASCII-safe."""
+    return (f"{when:%Y%m%d-%H%M}_{safe_part(grade, 2, 'X')}_{safe_part(buyer_label)}"
+            f"_{safe_part(draft_id, 64)}.eml")
+
+
 def draft_id_from_name(name: str) -> str:
     """The draft id a file name ends with (`..._<draft-id>.eml`); '' when there is none."""
     stem = name.removesuffix(".eml")
     return stem.rsplit("_", 1)[1] if "_" in stem else ""
+
+
+def eml_bytes(message: EmailMessage) -> bytes:
+    """The exact bytes a draft is kept as, whichever backend keeps it (CRLF line ends)."""
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+
+
+def check_draft_header(draft_id: str, message: EmailMessage) -> None:
+    """ValueError unless the message carries exactly one X-Inquiryd-Draft: draft_id."""
+    if message.get_all(DRAFT_HEADER) != [draft_id]:
+        raise ValueError(f"the message must carry exactly one {DRAFT_HEADER}: {draft_id}")
+
+
+def approved_from_bytes(name: str, data: bytes, path: Path | None = None) -> ApprovedDraft:
+    """Check a draft read back; ReviewFileError says why it cannot be sent."""
+    check_size(len(data))
+    message = _parse(data)
+    ids = [str(v).strip() for v in message.get_all(DRAFT_HEADER) or []]
+    if not ids or not ids[0]:
+        raise ReviewFileError(f"no {DRAFT_HEADER} header: not a draft written by "
+                              "inquiryd, so it is not sent")
+    if len(ids) > 1:
+        raise ReviewFileError(f"{len(ids)} {DRAFT_HEADER} headers ({', '.join(ids)}): "
+                              "which draft this is cannot be told, so it is not sent")
+    return ApprovedDraft(name, ids[0], data, message, _subject(message),
+                         body_digest(message), path)
+
+
+def check_size(size: int) -> None:
+    """ReviewFileError for a draft too large to be one of ours (read no further)."""
+    if size > MAX_DRAFT_BYTES:
+        raise ReviewFileError(f"larger than {MAX_DRAFT_BYTES // 2**20} MiB: not a draft "
+                              "inquiryd wrote, so it is not sent")
+
+
+def header_draft_id(head: bytes) -> str:
+    """The draft id in a header block ('' unless there is exactly one, non-empty)."""
+    values = BytesHeaderParser(policy=compat32).parsebytes(head).get_all(DRAFT_HEADER) or []
+    return str(values[0]).strip() if len(values) == 1 else ""
 
 
 def body_digest(message: Message) -> str:
@@ -126,26 +182,29 @@ class ReviewFolder:
         for name in FOLDERS:
             (self.root / name).mkdir(parents=True, exist_ok=True)
 
+    def __enter__(self) -> Self:
+        return self  # nothing to open: every call works on the files directly
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
     def folder(self, name: str) -> Path:
         if name not in FOLDERS:
             raise ValueError(f"no review folder {name!r}; one of {', '.join(FOLDERS)}")
         return self.root / name
 
     def file_name(self, draft_id: str, *, grade: str, buyer_label: str, when: datetime) -> str:
-        return (f"{when:%Y%m%d-%H%M}_{safe_part(grade, 2, 'X')}_{safe_part(buyer_label)}"
-                f"_{safe_part(draft_id, 64)}.eml")
+        return draft_file_name(draft_id, grade=grade, buyer_label=buyer_label, when=when)
 
     def write_pending(self, draft_id: str, message: EmailMessage, context: str, *,
                       grade: str, buyer_label: str, when: datetime) -> str:
         """Write the draft and its context to pending/; return the .eml's file name."""
-        if message.get_all(DRAFT_HEADER) != [draft_id]:
-            raise ValueError(f"the message must carry exactly one {DRAFT_HEADER}: {draft_id}")
+        check_draft_header(draft_id, message)
         name = self.file_name(draft_id, grade=grade, buyer_label=buyer_label, when=when)
         pending = self.folder("pending")
         # The context first: once the .eml shows, a reviewer finds its .txt beside it.
         _write_atomic(pending / _txt(name), context.encode("utf-8"))
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
-        _write_atomic(pending / name, data)
+        _write_atomic(pending / name, eml_bytes(message))
         _fsync_dir(pending)
         return name
 
@@ -159,6 +218,32 @@ class ReviewFolder:
 
     def rejected_files(self) -> list[Path]:
         return self._eml_files("rejected", 0.0)
+
+    # The ReviewBackend names of the two listings (see daemon/review.py).
+    def approved_items(self, min_age: float = 0.0) -> list[Path]:
+        return self.approved_files(min_age)
+
+    def rejected_items(self) -> list[Path]:
+        return self.rejected_files()
+
+    def named_draft_id(self, path: Path) -> str:
+        """The draft id the file's name ends with ('' = none): cheap, maybe renamed."""
+        return draft_id_from_name(path.name)
+
+    def header_draft_id(self, path: Path) -> str:
+        """The draft id in the file's header ('' when unreadable or not exactly one)."""
+        try:
+            with open(path, "rb") as f:
+                return header_draft_id(f.read(64 * 1024))
+        except OSError:
+            return ""
+
+    def tidy(self) -> None:
+        """Nothing to put in order: a .txt always moves with its .eml."""
+
+    def locate(self, draft_id: str, name: str, folders: tuple[str, ...]) -> Path | None:
+        """Where the draft written as `name` is now (files are found by name)."""
+        return self.find(name, folders) if name else None
 
     def _eml_files(self, folder: str, min_age: float) -> list[Path]:
         now = time.time()
@@ -186,8 +271,11 @@ class ReviewFolder:
         """Move a draft's .eml (and its .txt) to folder `to`; return the new .eml path.
 
         In failed/ the reason is written to `<stem>.reason.txt`. A name already taken in
-        the target gets a `~N` suffix rather than overwriting an earlier file.
+        the target gets a `~N` suffix rather than overwriting an earlier file. A file
+        already in `to` stays as it is.
         """
+        if path.parent == self.folder(to):
+            return path
         target = _free_name(self.folder(to), path.name)
         if to == "failed" and reason:
             _write_atomic(target.with_suffix(".reason.txt"), (reason.rstrip() + "\n").encode())
@@ -202,17 +290,7 @@ class ReviewFolder:
 
     def read_approved(self, path: Path) -> ApprovedDraft:
         """Read a file from approved/; ReviewFileError says why it cannot be sent."""
-        data = _read_capped(path)
-        message = _parse(data)
-        ids = [str(v).strip() for v in message.get_all(DRAFT_HEADER) or []]
-        if not ids or not ids[0]:
-            raise ReviewFileError(f"no {DRAFT_HEADER} header: not a draft written by "
-                                  "inquiryd, so it is not sent")
-        if len(ids) > 1:
-            raise ReviewFileError(f"{len(ids)} {DRAFT_HEADER} headers ({', '.join(ids)}): "
-                                  "which draft this is cannot be told, so it is not sent")
-        return ApprovedDraft(path, ids[0], data, message, _subject(message),
-                             body_digest(message))
+        return approved_from_bytes(path.name, _read_capped(path), path)
 
 
 def _txt(eml_name: str) -> str:
@@ -252,12 +330,9 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _read_capped(path: Path) -> bytes:
+    # One byte more than allowed: approved_from_bytes then refuses it unparsed.
     with open(path, "rb") as f:
-        data = f.read(MAX_DRAFT_BYTES + 1)
-    if len(data) > MAX_DRAFT_BYTES:
-        raise ReviewFileError(f"larger than {MAX_DRAFT_BYTES // 2**20} MiB: not a draft "
-                              "inquiryd wrote, so it is not sent")
-    return data
+        return f.read(MAX_DRAFT_BYTES + 1)
 
 
 def _parse(data: bytes) -> Message:

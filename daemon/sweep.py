@@ -1,6 +1,7 @@
 """The sweep of the review folder: approved drafts judged, claimed, sent once and
 recorded, rejected ones recorded, Sent copies filed. It ties the SMTP and Sent-folder
-edges of send.py to the draft states of outbox.py and owns the transactions.
+edges of send.py to the draft states of outbox.py and owns the transactions. The review
+folder is whichever backend `[review]` configures (review.py): the same rules for both.
 """
 
 
@@ -11,22 +12,19 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses
-from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from daemon import outbox
 from daemon.config import Mailbox, Settings
 from daemon.db import Database
-from daemon.errors import ConfigError, PermanentError, TemporaryError
+from daemon.errors import ConfigError, MailboxError, PermanentError, TemporaryError
 from daemon.lock import StateLock
 from daemon.models import Draft, DraftState, utcnow
-from daemon.review_folder import (
-    DRAFT_HEADER, ApprovedDraft, ReviewFileError, ReviewFolder, draft_id_from_name,
-)
+from daemon.review import ReviewBackend, review_backend
+from daemon.review_folder import DRAFT_HEADER, ApprovedDraft, ReviewFileError
 
 from daemon.send import (
     SETTLE_SECONDS,
@@ -51,7 +49,7 @@ class SweepReport:
     waiting: int = 0      # approved, its back-off not over yet
     failed: int = 0       # refused by the server, or too many temporary failures
     unknown: int = 0      # cut off after the dot: a person decides
-    set_aside: int = 0    # files moved to failed/ unsent (not ours, not pending, edited From)
+    set_aside: int = 0    # moved to failed unsent (not ours, not pending, edited From)
     rejected: int = 0
     copies_filed: int = 0
     copy_errors: int = 0
@@ -60,7 +58,7 @@ class SweepReport:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What to do with one file of approved/: send, wait, finish, refuse (with reason)."""
+    """What to do with one approved item: send, wait, finish, refuse (with reason)."""
 
     action: str
     reason: str = ""
@@ -100,11 +98,11 @@ def _addresses(approved: ApprovedDraft, *headers: str) -> list[str]:
 
 
 def admission(draft: Draft | None, approved: ApprovedDraft, sender: str, now: datetime) -> Verdict:
-    """Decide about one approved file, given its draft row (None: never drafted)."""
+    """Decide about one approved item, given its draft row (None: never drafted)."""
     if draft is None:
         return Verdict("refuse", f"no draft {approved.draft_id} was ever written by inquiryd "
                                  f"({DRAFT_HEADER}); it is not sent")
-    if draft.state == DraftState.SENT and draft.file_name == approved.path.name:
+    if draft.state == DraftState.SENT and draft.file_name == approved.name:
         return Verdict("finish")  # sent, then stopped before the file was moved
     if draft.state in _REFUSED:
         when = draft.sent_at.isoformat(timespec="minutes") if draft.sent_at else ""
@@ -138,21 +136,16 @@ def _content_problem(draft: Draft, approved: ApprovedDraft, sender: str) -> str:
     return ""
 
 
-def sweep(settings: Settings, db: Database, review: ReviewFolder, stop: threading.Event,
-          *, settle_seconds: float = SETTLE_SECONDS) -> SweepReport:
+def sweep(settings: Settings, db: Database, review: ReviewBackend[Any],
+          stop: threading.Event, *, settle_seconds: float = SETTLE_SECONDS) -> SweepReport:
     """One pass: rejections recorded, approved drafts sent, Sent copies filed."""
-    report = SweepReport(rejected=record_rejections(db, review))
-    pacer = Pacer(settings.sending.per_minute)
-    with SmtpConnection(settings) as smtp:
-        for path in review.approved_files(min_age=settle_seconds):
-            if stop.is_set():
-                break
-            try:
-                _sweep_one(settings, db, review, smtp, pacer, stop, path, report)
-            except SmtpUnavailable as exc:
-                report.error = str(exc)
-                log.error("event=smtp_unavailable error=%r", str(exc))
-                break
+    report = SweepReport()
+    try:
+        with review:  # one session for the pass when the review folder is on a server
+            _sweep_review(settings, db, review, stop, settle_seconds, report)
+    except MailboxError as exc:  # the review mailbox is down: nothing claimed is lost
+        report.error = str(exc)
+        log.error("event=review_unavailable error=%r", str(exc))
     if not stop.is_set():
         report.copies_filed, report.copy_errors = file_sent_copies(settings, db, stop)
     if report != SweepReport():
@@ -160,13 +153,31 @@ def sweep(settings: Settings, db: Database, review: ReviewFolder, stop: threadin
     return report
 
 
-def _sweep_one(settings: Settings, db: Database, review: ReviewFolder, smtp: SmtpConnection,
-               pacer: Pacer, stop: threading.Event, path: Path, report: SweepReport) -> None:
-    approved, verdict = _judge(settings, db, review, path)
+def _sweep_review(settings: Settings, db: Database, review: ReviewBackend[Any],
+                  stop: threading.Event, settle_seconds: float, report: SweepReport) -> None:
+    report.rejected = record_rejections(db, review)
+    review.tidy()
+    pacer = Pacer(settings.sending.per_minute)
+    with SmtpConnection(settings) as smtp:
+        for item in review.approved_items(min_age=settle_seconds):
+            if stop.is_set():
+                break
+            try:
+                _sweep_one(settings, db, review, smtp, pacer, stop, item, report)
+            except SmtpUnavailable as exc:
+                report.error = str(exc)
+                log.error("event=smtp_unavailable error=%r", str(exc))
+                break
+
+
+def _sweep_one(settings: Settings, db: Database, review: ReviewBackend[Any],
+               smtp: SmtpConnection, pacer: Pacer, stop: threading.Event, item: Any,
+               report: SweepReport) -> None:
+    approved, verdict = _judge(settings, db, review, item)
     if verdict.action in ("refuse", "finish"):
-        _move(review, path, "failed" if verdict.reason else "sent", verdict.reason or None)
+        _move(review, item, "failed" if verdict.reason else "sent", verdict.reason or None)
         report.set_aside += bool(verdict.reason)
-        log.info("event=draft_set_aside file=%r reason=%r", path.name, verdict.reason or "sent")
+        log.info("event=draft_set_aside file=%r reason=%r", item.name, verdict.reason or "sent")
     report.waiting += verdict.action == "wait"
     if approved is None or verdict.action != "send" or not pacer.wait(stop):
         return
@@ -179,35 +190,35 @@ def _sweep_one(settings: Settings, db: Database, review: ReviewFolder, smtp: Smt
         state = _record(session, settings, approved, verdict, outcome, words)
     log.info("event=draft_send outcome=%s state=%s draft=%s reply=%r", outcome, state.value,
              approved.draft_id, words)
-    _file_away(review, path, approved.draft_id, state, words)
     key = {DraftState.SENT: "sent", DraftState.APPROVED: "retry_later",
            DraftState.UNKNOWN: "unknown"}.get(state, "failed")
-    setattr(report, key, getattr(report, key) + 1)
+    setattr(report, key, getattr(report, key) + 1)  # counted even if the move fails
+    _file_away(review, item, approved.draft_id, state, words)
 
 
-def _move(review: ReviewFolder, path: Path, to: str, reason: str | None = None) -> None:
-    """Move a file the sweep is done with; a person may have moved it first."""
+def _move(review: ReviewBackend[Any], item: Any, to: str, reason: str | None = None) -> None:
+    """Move an item the sweep is done with; a person may have moved it first."""
     try:
-        review.move(path, to, reason)
+        review.move(item, to, reason)
     except FileNotFoundError:
-        log.warning("event=draft_file_gone file=%r wanted_in=%s", path.name, to)
+        log.warning("event=draft_file_gone file=%r wanted_in=%s", item.name, to)
 
 
-def _file_away(review: ReviewFolder, path: Path, draft_id: str, state: DraftState,
+def _file_away(review: ReviewBackend[Any], item: Any, draft_id: str, state: DraftState,
                words: str) -> None:
-    """Move the file after its outcome is committed; a retry stays in approved/."""
+    """Move the item after its outcome is committed; a retry stays in approved."""
     if state == DraftState.SENT:
-        _move(review, path, "sent")
+        _move(review, item, "sent")
     elif state == DraftState.UNKNOWN:
-        _move(review, path, "failed", _REFUSED[state].format(id=draft_id, error=words, when=""))
+        _move(review, item, "failed", _REFUSED[state].format(id=draft_id, error=words, when=""))
     elif state == DraftState.FAILED:
-        _move(review, path, "failed", f"not sent: {words}")
+        _move(review, item, "failed", f"not sent: {words}")
 
 
-def _judge(settings: Settings, db: Database, review: ReviewFolder,
-           path: Path) -> tuple[ApprovedDraft | None, Verdict]:
+def _judge(settings: Settings, db: Database, review: ReviewBackend[Any],
+           item: Any) -> tuple[ApprovedDraft | None, Verdict]:
     try:
-        approved = review.read_approved(path)
+        approved = review.read_approved(item)
     except FileNotFoundError:
         return None, Verdict("gone")  # moved away by a person meanwhile
     except ReviewFileError as exc:
@@ -259,13 +270,13 @@ def _record(session: Session, settings: Settings, approved: ApprovedDraft, verdi
     return DraftState.UNKNOWN
 
 
-def record_rejections(db: Database, review: ReviewFolder) -> int:
-    """Mark the drafts whose files are in rejected/ rejected (once); how many were new."""
-    files = [(draft_id_from_name(p.name), p) for p in review.rejected_files()]
+def record_rejections(db: Database, review: ReviewBackend[Any]) -> int:
+    """Mark the drafts whose items are in rejected rejected (once); how many were new."""
+    files = [(review.named_draft_id(p), p) for p in review.rejected_items()]
     with db.unit_of_work() as session:
         known = outbox.states_of(session, [i for i, _p in files if i])
         # A renamed file says nothing by its name: read its header (rare, and small).
-        ids = set(known) | {_header_draft_id(p) for i, p in files if i not in known}
+        ids = set(known) | {review.header_draft_id(p) for i, p in files if i not in known}
         states = outbox.states_of(session, sorted(i for i in ids if i))
         newly = [i for i, state in states.items() if state in outbox.OPEN]
         for draft_id in newly:
@@ -273,16 +284,6 @@ def record_rejections(db: Database, review: ReviewFolder) -> int:
     for draft_id in newly:
         log.info("event=draft_rejected draft=%s", draft_id)
     return len(newly)
-
-
-def _header_draft_id(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64 * 1024)
-    except OSError:
-        return ""
-    values = BytesHeaderParser(policy=compat32).parsebytes(head).get_all(DRAFT_HEADER) or []
-    return str(values[0]).strip() if len(values) == 1 else ""
 
 
 def _mailbox_for(settings: Settings, name: str) -> Mailbox:
@@ -349,7 +350,7 @@ def recover_at_startup(db: Database) -> list[str]:
 def sweep_job(settings: Settings, db: Database, stop: threading.Event) -> SweepReport | None:
     """The service's scheduled sweep: never raises, logs instead."""
     try:
-        return sweep(settings, db, ReviewFolder(settings.review_path), stop)
+        return sweep(settings, db, review_backend(settings), stop)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("event=sweep_refused problem=%r", problem)
@@ -364,27 +365,41 @@ def send_now(settings: Settings, db: Database, stop: threading.Event | None = No
     with StateLock(settings.paths.state, "send"):
         db.ensure_schema()
         recover_at_startup(db)
-        return sweep(settings, db, ReviewFolder(settings.review_path),
+        return sweep(settings, db, review_backend(settings),
                      stop or threading.Event(), settle_seconds=settle_seconds)
 
 
 def resolve_draft(settings: Settings, db: Database, draft_id: str, decision: str) -> str:
     """`inquiryd drafts resolve ID sent|resend`: record it, move the file; a summary."""
-    review = ReviewFolder(settings.review_path)
     with db.unit_of_work() as session:
         draft = outbox.get(session, draft_id)
         name, box = (draft.file_name, draft.mailbox_name) if draft else ("", "")
-    path = review.find(name, ("failed", "approved")) if name else None
-    sent = None
-    if decision == "sent" and path is not None:  # so the copy goes to the Sent folder too
-        data = path.read_bytes()
-        subject = BytesHeaderParser(policy=compat32).parsebytes(data).get("Subject", "")
-        sent = outbox.Sent(data, "", expected_sender(settings, box), " ".join(str(subject).split()))
-    with db.unit_of_work() as session:
-        outbox.resolve(session, draft_id, decision, sent)
-    if path is None:
-        where = "sent/" if decision == "sent" else "approved/ to send it again"
-        return f"draft {draft_id}: {decision}; its file was not found: move it to {where}"
-    target = "sent" if decision == "sent" else "approved"
-    moved = path if path.parent.name == target else review.move(path, target)
-    return f"draft {draft_id}: {decision}; its file is now in {moved.parent.name}/{moved.name}"
+    with review_backend(settings) as review:
+        item = review.locate(draft_id, name, ("failed", "approved")) if draft else None
+        sent = _as_sent(settings, review, item, box) if decision == "sent" else None
+        with db.unit_of_work() as session:
+            outbox.resolve(session, draft_id, decision, sent)
+        if item is None:
+            where = "sent/" if decision == "sent" else "approved/ to send it again"
+            return f"draft {draft_id}: {decision}; its file was not found: move it to {where}"
+        moved = review.move(item, "sent" if decision == "sent" else "approved")
+    return f"draft {draft_id}: {decision}; its file is now in {_where(moved)}"
+
+
+def _as_sent(settings: Settings, review: ReviewBackend[Any], item: Any,
+             box: str) -> outbox.Sent | None:
+    """The draft as a person says it was sent, so its copy goes to the Sent folder too."""
+    if item is None:
+        return None
+    try:
+        approved = review.read_approved(item)
+    except (ReviewFileError, FileNotFoundError):
+        return None  # no bytes to file: the draft is marked copied
+    return outbox.Sent(approved.message_bytes, "", expected_sender(settings, box),
+                       approved.subject)
+
+
+def _where(item: Any) -> str:
+    """`approved/<file>` for a file, the IMAP folder (and UID) for a message."""
+    parent = getattr(item, "parent", None)
+    return f"{parent.name}/{item.name}" if parent is not None else str(item)
