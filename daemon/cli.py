@@ -264,23 +264,6 @@ def drafts_resolve(ctx: Context, draft_id: str, decision: str) -> None:
 
 
 @cli.group()
-def followups() -> None:
-    """Grade-based follow-ups."""
-
-
-_placeholder(followups, "due", "Buyers due a follow-up.", "followups due", json_flag=True)
-
-
-@cli.group()
-def campaign() -> None:
-    """Newsletters to segments of the buyer database."""
-
-
-_placeholder(campaign, "list", "List campaigns.", "campaign list", json_flag=True)
-_placeholder(campaign, "send", "Send a campaign.", "campaign send", args=("name",))
-
-
-@cli.group()
 def report() -> None:
     """Reports for the sales manager."""
 
@@ -291,6 +274,18 @@ _placeholder(report, "a-grade", "The monthly list of A-grade buyers.", "report a
              json_flag=True)
 _placeholder(report, "response-times", "How fast inquiries were answered.",
              "report response-times", json_flag=True)
+
+
+def _add_command_groups() -> None:
+    # Command groups that live beside the code they drive.
+    from daemon.cli_campaign import campaign
+    from daemon.cli_followups import followups
+
+    cli.add_command(followups)
+    cli.add_command(campaign)
+
+
+_add_command_groups()
 
 
 def main(argv: list[str] | None = None) -> None:
