@@ -215,6 +215,8 @@ class Sending(_Section):
     retry_base_seconds: int = Field(default=60, ge=1)
     retry_max_seconds: int = Field(default=3600, ge=1)
     followups_without_review: bool = False
+    max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_attachments_total_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
 
 
 class Ingest(_Section):

@@ -379,6 +379,17 @@ def _domain(sender: str) -> str:
     return parseaddr(sender)[1].rpartition("@")[2].lower()
 
 
+def note_earlier_drafts(draft: ComposedDraft, earlier: Sequence[str]) -> ComposedDraft:
+    """The buyer wrote again before an earlier draft was approved: say so to the reviewer."""
+    if not earlier:
+        return draft
+    lines = ["", "NOTE: the buyer wrote again while earlier drafts still wait for review:",
+             *(f"  - {name}" for name in earlier),
+             "  Send the one that answers best and reject the others."]
+    return dataclasses.replace(draft, context=draft.context.rstrip("\n") + "\n"
+                               + "\n".join(lines) + "\n")
+
+
 def note_problems(draft: ComposedDraft, problems: Sequence[str]) -> ComposedDraft:
     """The draft with attachment problems added to the reviewer's context."""
     if not problems:

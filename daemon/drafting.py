@@ -20,9 +20,16 @@ from sqlalchemy.orm import Session
 
 from daemon import attachments, outbox
 from daemon.config import Settings
-from daemon.draft import BuyerView, build_message, compose, note_problems, skip_reason
+from daemon.draft import (
+    BuyerView,
+    build_message,
+    compose,
+    note_earlier_drafts,
+    note_problems,
+    skip_reason,
+)
 from daemon.logs import kv
-from daemon.models import Buyer, Event, Inquiry, Mailbox, Message
+from daemon.models import Buyer, Draft, DraftState, Event, Inquiry, Mailbox, Message
 from daemon.review import ReviewBackend
 from daemon.review_folder import body_digest
 from daemon.rules import Rulebook
@@ -60,9 +67,12 @@ class Drafter:
                            draft_id=draft_id, message_id_domain=_domain(sender))
         if composed is None:
             return None
-        loaded, problems = attachments.load(composed.attachments, self._sources())
-        if problems:
-            composed = note_problems(composed, problems)
+        sending = self.settings.sending
+        limits = attachments.AttachmentLimits(sending.max_attachment_bytes,
+                                              sending.max_attachments_total_bytes)
+        loaded, problems = attachments.load(composed.attachments, self._sources(), limits)
+        composed = note_problems(composed, problems)
+        composed = note_earlier_drafts(composed, _pending_for(session, composed.to.email))
         email = build_message(composed, [a.as_part() for a in loaded], sender=sender,
                               draft_id=draft_id, message_id=composed.message_id, date=now)
         label = _buyer_label(decision)
@@ -89,6 +99,12 @@ class Drafter:
         paths = self.settings.paths
         return attachments.Sources(paths.templates, paths.state, self.book.catalog,
                                    paths.rules / "catalog.csv", self.settings.company.name)
+
+
+def _pending_for(session: Session, address: str) -> list[str]:
+    rows = session.scalars(select(Draft.file_name).where(
+        Draft.to_addr == address, Draft.state.in_((DraftState.PENDING, DraftState.APPROVED))))
+    return [r for r in rows if r]
 
 
 def buyer_view(session: Session, decision: Decision) -> BuyerView:

@@ -101,3 +101,19 @@ def test_an_a_grade_reply_quotes_the_regional_price_and_attaches_the_e_sample(
     assert any("BS-RG-620" in (n or "") for n in names)
     context = path.with_suffix(".txt").read_text(encoding="utf-8")
     assert "Grade:        A" in context and "floor" not in body.lower()
+
+
+def test_a_buyer_writing_again_before_approval_is_shown_to_the_reviewer(
+        tmp_path: Path, imap_user, smtp_server, sqlite_db) -> None:
+    uae = next(p for p in SAMPLES if b"alnoor-trading" in p.read_bytes()).read_bytes()
+    again = uae.replace(b"Message-ID: <", b"Message-ID: <again-", 1)
+    imap_user.server.append(imap_user.name, "INBOX", uae)
+    settings = desk_settings(tmp_path, imap_user, smtp_server)
+    runner.poll(settings, sqlite_db)
+    (first,) = (settings.review_path / "pending").glob("*.eml")
+    imap_user.server.append(imap_user.name, "INBOX", again)
+    runner.poll(settings, sqlite_db)
+    (second,) = set((settings.review_path / "pending").glob("*.eml")) - {first}
+    context = second.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "wrote again" in context and first.name in context
+    assert "wrote again" not in first.with_suffix(".txt").read_text(encoding="utf-8")
