@@ -32,8 +32,8 @@ class Context(dict[str, Any]):
     def database(self) -> Any:
         from daemon.db import open_database
 
-        if "db" not in self:
-            self["db"] = open_database(self.settings().database_url)
+        if "db" not in self:  # database work needs no server password
+            self["db"] = open_database(self.settings(require_secrets=False).database_url)
         return self["db"]
 
 
@@ -278,11 +278,12 @@ _placeholder(report, "response-times", "How fast inquiries were answered.",
 
 def _add_command_groups() -> None:
     # Command groups that live beside the code they drive.
-    from daemon.cli_campaign import campaign
+    from daemon.cli_campaign import campaign, campaign_address
     from daemon.cli_followups import followups
 
     cli.add_command(followups)
     cli.add_command(campaign)
+    buyers.add_command(campaign_address, "address")
 
 
 _add_command_groups()

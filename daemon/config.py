@@ -215,6 +215,12 @@ class Sending(_Section):
     retry_base_seconds: int = Field(default=60, ge=1)
     retry_max_seconds: int = Field(default=3600, ge=1)
     followups_without_review: bool = False
+    # Newsletters (campaigns.py): the weekly cap shared with follow-ups, the optional
+    # one-click unsubscribe URL (RFC 8058), soft bounces before an address is bounced.
+    max_automatic_per_week: int = Field(default=2, ge=1)
+    unsubscribe_url: str = Field(default="", pattern=r"^(https://\S+)?$")
+    soft_bounce_limit: int = Field(default=3, ge=1)
+    soft_bounce_window_days: int = Field(default=30, ge=1)
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_attachments_total_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
 

@@ -212,6 +212,9 @@ class Buyer(Base):
     first_contact_at: Mapped[datetime | None]
     last_contact_at: Mapped[datetime | None]
     next_followup_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Follow-ups (migration 0004): sent since the buyer last wrote, and the last one's time.
+    followups_unanswered: Mapped[int] = mapped_column(default=0)
+    last_followup_at: Mapped[datetime | None]
     addresses: Mapped[list[BuyerAddress]] = relationship(back_populates="buyer")
 
 

@@ -124,7 +124,20 @@ def mark_sent(session: Session, draft_id: str, sent: Sent, now: datetime | None 
     _event(session, "draft_sent", draft, reply=sent.smtp_reply)
     if draft.inquiry_id is not None:
         _quoted(session, draft, now)
+    _followed_up(session, draft, now)
     return draft
+
+
+def _followed_up(session: Session, draft: Draft, now: datetime) -> None:
+    """A follow-up went out: one more unanswered, and the next date is computed anew
+    from this contact by the follow-up job (daemon/followups_job.py)."""
+    if draft.kind != "followup" or draft.buyer_id is None:
+        return
+    buyer = session.get(Buyer, draft.buyer_id)
+    if buyer is not None:
+        buyer.followups_unanswered += 1
+        buyer.last_followup_at = now
+        buyer.next_followup_at = None
 
 
 def _quoted(session: Session, draft: Draft, now: datetime) -> None:
@@ -240,6 +253,7 @@ def resolve(session: Session, draft_id: str, decision: str, sent: Sent | None = 
             _record_outgoing(session, draft, sent, now)
         else:
             draft.sent_copy_at = now  # no bytes to file: do not keep trying
+        _followed_up(session, draft, now)
     else:
         _set_state(draft, DraftState.PENDING, now)  # the file's move to approved/ re-approves
         draft.attempts, draft.next_attempt_at, draft.error = 0, None, None

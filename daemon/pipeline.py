@@ -22,13 +22,14 @@ from datetime import tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import templating
+from daemon import campaigns, templating
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.drafting import Drafter, buyer_view
 from daemon.errors import ConfigError, PermanentError
 from daemon.logs import kv
 from daemon.models import Message, MessageState, utcnow
+from daemon.newsletter import AddressRules
 from daemon.parse import parse
 from daemon.queries import DbLookups
 from daemon.record import record
@@ -44,7 +45,8 @@ Stage = Callable[[Session, Message, Mail], None]
 
 
 def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo,
-                        drafter: Drafter | None = None) -> Stage:
+                        drafter: Drafter | None = None,
+                        addresses: AddressRules | None = None) -> Stage:
     """Classify, extract, match and grade the message, record it, and draft the reply."""
 
     def stage(session: Session, message: Message, mail: Mail) -> None:
@@ -52,7 +54,7 @@ def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo,
         decision = understand(mail, book, DbLookups(session), today=now.astimezone(tz).date(),
                               own_domains=own_domains)
         before = buyer_view(session, decision)  # the history as it was before this message
-        inquiry = record(session, message, mail, decision, now)
+        inquiry = record(session, message, mail, decision, now, addresses)
         if drafter is not None:
             drafter.draft(session, message, mail, decision, inquiry, before, now)
 
@@ -66,7 +68,9 @@ def default_stages(settings: Settings, book: Rulebook) -> list[Stage]:
         expected_sender(settings, box.name)
     drafter = Drafter(settings, book, templating.environment(settings.paths.templates),
                       review_backend(settings))
-    return [understanding_stage(book, own, settings.schedule.tz, drafter)]
+    # Unsubscribe tokens and the soft-bounce limits (campaigns.py holds the token key).
+    addresses = campaigns.address_rules(settings)
+    return [understanding_stage(book, own, settings.schedule.tz, drafter, addresses)]
 
 RETRYABLE = (MessageState.STORED, MessageState.FAILED)
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon import newsletter
 from daemon.match_buyer import company_key
 from daemon.models import Buyer, BuyerAddress, Event, GradeChange, Inquiry, Message
 from daemon.types import Extracted, Kind, Mail, Reason
@@ -20,7 +21,7 @@ from daemon.understand import GRADED, Decision
 
 
 def record(session: Session, message: Message, mail: Mail, decision: Decision,
-           now: datetime) -> Inquiry | None:
+           now: datetime, addresses: newsletter.AddressRules | None = None) -> Inquiry | None:
     message.kind = decision.kind.value
     buyer = _buyer(session, decision, now)
     message.buyer_id = buyer.id if buyer else None
@@ -29,7 +30,10 @@ def record(session: Session, message: Message, mail: Mail, decision: Decision,
         inquiry = _inquiry(session, message, buyer, decision)
         _contact(buyer, decision, mail, now)
     if buyer is not None:
-        _address_status(session, decision)
+        _address_status(session, decision, message)
+    rules = addresses or newsletter.AddressRules()
+    _soft_bounces(session, message, decision, rules, now)
+    _unsubscribe_by_token(session, message, mail, rules)
     session.add(Event(name=f"message_{decision.kind.value}", message_id=message.id,
                       buyer_id=message.buyer_id,
                       data={"reasons": reasons_json(decision.classification.reasons)}))
@@ -87,19 +91,81 @@ def _contact(buyer: Buyer, decision: Decision, mail: Mail, now: datetime) -> Non
         buyer.first_contact_at = when
     if buyer.last_contact_at is None or when > buyer.last_contact_at:
         buyer.last_contact_at = when
+    _answered(buyer)
     if not buyer.language and decision.extracted.language:
         buyer.language = decision.extracted.language
 
 
-def _address_status(session: Session, decision: Decision) -> None:
-    status = {Kind.UNSUBSCRIBE: "unsubscribed"}.get(decision.kind)
-    if decision.kind is Kind.BOUNCE and decision.classification.permanent_failure:
-        status = "bounced"
-    address = decision.match.lookup.address
-    if status and address:
+def _answered(buyer: Buyer) -> None:
+    """The buyer (or a colleague) wrote: the follow-up clock starts again, dormant wakes.
+
+    An auto-reply never gets here (not a graded kind), so it neither stops nor answers
+    a cadence. The next date is left for the follow-up job to compute from the new last
+    contact (daemon/followup.py); None until then.
+    """
+    buyer.followups_unanswered = 0  # even crossing in the post, they are talking to us
+    buyer.next_followup_at = None
+    if buyer.status == "dormant":
+        buyer.status = "active"
+
+
+def _address_status(session: Session, decision: Decision, message: Message) -> None:
+    """An unsubscribe reply marks its sender; a hard (5.x.x) bounce every failed address."""
+    status, why, addresses = "", "", tuple[str, ...]()
+    if decision.kind is Kind.UNSUBSCRIBE:
+        status, why, addresses = "unsubscribed", "asked by reply", (decision.match.lookup.address,)
+    elif decision.kind is Kind.BOUNCE and decision.classification.permanent_failure:
+        status, why, addresses = "bounced", "permanent bounce", decision.classification.bounced
+    for address in filter(None, addresses):
         row = session.scalars(select(BuyerAddress).where(BuyerAddress.address == address)).first()
-        if row is not None:
-            row.status = status
+        if row is not None and row.status != status:
+            _mark(session, row, status, message, why)
+
+
+def _soft_bounces(session: Session, message: Message, decision: Decision,
+                  rules: newsletter.AddressRules, now: datetime) -> None:
+    """A temporary (4.x.x) bounce is counted per address; enough within the window and
+    the address is bounced. The count is the `soft_bounce` events, no extra column."""
+    if decision.kind is not Kind.BOUNCE or decision.classification.permanent_failure:
+        return
+    for address in decision.classification.bounced:
+        row = session.scalars(select(BuyerAddress).where(BuyerAddress.address == address)).first()
+        if row is None or row.status != "active":
+            continue
+        session.add(Event(name="soft_bounce", buyer_id=row.buyer_id, message_id=message.id,
+                          at=now, data={"address": address}))
+        session.flush()
+        rows = session.execute(select(Event.at, Event.data).where(
+            Event.name == "soft_bounce", Event.buyer_id == row.buyer_id,
+            Event.at >= now - rules.soft_bounce_window)).all()
+        seen = [at for at, data in rows if (data or {}).get("address") == address]
+        if newsletter.soft_bounces_exhausted(seen, now, rules):
+            _mark(session, row, "bounced", message, f"{len(seen)} temporary bounces within "
+                                                    f"{rules.soft_bounce_window.days} days")
+
+
+def _unsubscribe_by_token(session: Session, message: Message, mail: Mail,
+                          rules: newsletter.AddressRules) -> None:
+    """A valid token (subject "unsubscribe TOKEN" or a +unsubscribe-TOKEN recipient)
+    unsubscribes the address the newsletter went to, whoever sends the request."""
+    if rules.secret is None:
+        return
+    recipients = [a.email for a in (*mail.to, *mail.cc)]
+    for token in newsletter.find_tokens(mail.subject, recipients):
+        address_id = newsletter.verify_token(rules.secret, token)
+        row = session.get(BuyerAddress, address_id) if address_id is not None else None
+        if row is None:
+            session.add(Event(name="unsubscribe_token_refused", message_id=message.id,
+                              data={"token": token}))
+        elif row.status != "unsubscribed":
+            _mark(session, row, "unsubscribed", message, "unsubscribe link (token)")
+
+
+def _mark(session: Session, row: BuyerAddress, status: str, message: Message, why: str) -> None:
+    """An address's new status, with an event a person can read (and reverse)."""
+    session.add(Event(name=f"address_{status}", buyer_id=row.buyer_id, message_id=message.id,
+                      data={"address": row.address, "was": row.status, "why": why}))
+    row.status = status
 
 
 def set_grade(session: Session, buyer: Buyer, grade: str, *, by: str, why: str) -> None:

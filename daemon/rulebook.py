@@ -42,7 +42,7 @@ def check_rules(root: Path) -> list[str]:
     if not root.is_dir():
         return [f"{root}: rules folder not found (paths.rules)"]
     problems = []
-    known = {CLASSIFY, CATALOG, REGIONS, COUNTRIES, GRADING, MATCHING}
+    known = {CLASSIFY, CATALOG, REGIONS, COUNTRIES, GRADING, MATCHING, FOLLOWUPS}
     for path in sorted(root.glob("*.toml")):
         if path.name not in known:
             try:
@@ -72,12 +72,14 @@ def _check_csv(path: Path) -> list[str]:
 CLASSIFY, CATALOG, REGIONS, COUNTRIES, GRADING, MATCHING = (
     "classify.toml", "catalog.csv", "regions.toml", "countries.toml", "grading.toml",
     "matching.toml")
+FOLLOWUPS = "followups.toml"
 
 
 def load(root: Path) -> Rulebook:
     """Read and validate rules/; raise ConfigError naming file and entry of every mistake."""
     from daemon.catalog import Catalog
     from daemon.classify import ClassifyRules
+    from daemon.followup import FollowupRules
     from daemon.geo import Geo
     from daemon.grade import GradingRules
     from daemon.match_buyer import MatchingRules
@@ -110,6 +112,7 @@ def load(root: Path) -> Rulebook:
                                         (str(root / REGIONS), str(root / COUNTRIES)),
                                         free_mail_domains=free_mail))
     grading = attempt(lambda: GradingRules.from_toml(toml(GRADING), str(root / GRADING)))
+    followups = attempt(lambda: FollowupRules.from_toml(toml(FOLLOWUPS), str(root / FOLLOWUPS)))
     if problems:
         raise ConfigError(problems)
-    return Rulebook(classify, catalog, geo, grading, matching)  # type: ignore[arg-type]
+    return Rulebook(classify, catalog, geo, grading, matching, followups)  # type: ignore[arg-type]

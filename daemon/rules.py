@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from daemon.catalog import Catalog
 from daemon.classify import ClassifyRules
+from daemon.followup import FollowupRules
 from daemon.geo import Geo
 from daemon.grade import GradingRules
 from daemon.match_buyer import MatchingRules
@@ -18,3 +19,4 @@ class Rulebook:
     geo: Geo
     grading: GradingRules
     matching: MatchingRules
+    followups: FollowupRules

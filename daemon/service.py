@@ -25,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
-from daemon import pipeline, rulebook, runner, sweep
+from daemon import campaigns, followups_job, pipeline, rulebook, runner, sweep
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.errors import ConfigError
@@ -126,6 +126,13 @@ class Service:
         self.scheduler.add_job(
             sweep.sweep_job, IntervalTrigger(seconds=self.settings.schedule.review_sweep_seconds),
             args=(self.settings, self.db, self.stop), id="review-sweep", name="review sweep")
+        self.scheduler.add_job(
+            followups_job.job, trigger(self.settings.schedule.followups, self.settings.schedule.tz),
+            args=(self.settings, self.db, self.stop), id="followups", name="follow-ups")
+        self.scheduler.add_job(  # campaigns whose send_at has come
+            campaigns.campaign_job, IntervalTrigger(minutes=5), args=(self.settings, self.db,
+                                                                     self.stop),
+            id="campaigns", name="scheduled campaigns")
         if poll_was_missed(poll_triggers(self.settings), self._last_poll(), utcnow()):
             log.info("event=missed_poll action=poll_now")
             self.scheduler.add_job(self.poll_job, id="poll-at-start", name="poll")

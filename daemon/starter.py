@@ -74,6 +74,12 @@ def init(target: Path) -> list[Path]:
             "refusing to overwrite: " + ", ".join(str(p) for p in existing)
             + " (choose an empty folder)"
         )
+    missing = [PROJECT_ROOT / n for n in ("rules", "templates") if not (PROJECT_ROOT / n).is_dir()]
+    if missing:
+        raise UsageError(
+            "the starter rules and templates are not installed beside this inquiryd "
+            f"({', '.join(map(str, missing))}); install from a source checkout with "
+            "'pip install -e', or copy its rules/ and templates/ by hand")
     target.mkdir(parents=True, exist_ok=True)
     config.write_text(STARTER_CONFIG.format(config=config), encoding="utf-8")
     for name in ("rules", "templates"):
