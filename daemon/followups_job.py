@@ -65,6 +65,7 @@ class JobReport:
     approved: int = 0          # moved straight to approved (followups_without_review)
     dormant: int = 0
     failed: int = 0
+    capped: int = 0            # sent without review, but over the weekly cap: waits
     drafts: list[str] = field(default_factory=list)
 
 
@@ -169,6 +170,8 @@ def run(settings: Settings, db: Database, rules: FollowupRules, env: SandboxedEn
     report.rescheduled = len(nexts)
     todo = [i for i, n in nexts.items() if n.when is not None and n.when <= today]
     report.due = len(todo)
+    if settings.sending.followups_without_review:  # automatic mail: the weekly cap applies
+        todo = _under_cap(settings, db, todo, now, report)
     for buyer_id in todo:
         if stop is not None and stop.is_set():
             break
@@ -187,6 +190,23 @@ def run(settings: Settings, db: Database, rules: FollowupRules, env: SandboxedEn
         if settings.sending.followups_without_review and _approve(review, draft_id, db):
             report.approved += 1
     return report
+
+
+def _under_cap(settings: Settings, db: Database, todo: list[int], now: datetime,
+               report: JobReport) -> list[int]:
+    """Buyers whose automatic mail this week is under the cap shared with newsletters."""
+    from daemon import newsletter
+    from daemon.campaigns import recent_automatic
+
+    cap = settings.sending.max_automatic_per_week
+    with db.unit_of_work() as session:
+        recent = recent_automatic(session, todo, now)
+    kept = [b for b in todo if not newsletter.over_cap(recent[b], cap)]
+    report.capped = len(todo) - len(kept)
+    for buyer_id in set(todo) - set(kept):
+        log.info("event=followup_capped buyer=%d reason=%s", buyer_id,
+                 kv(newsletter.cap_reason(recent[buyer_id], cap)))
+    return kept
 
 
 def _draft_one(settings: Settings, db: Database, rules: FollowupRules,

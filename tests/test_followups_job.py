@@ -25,7 +25,9 @@ from daemon import followups_job, outbox, pipeline, rulebook, templating
 from daemon.types import ParseLimits
 from daemon.cli import cli
 from daemon.db import Database
-from daemon.models import Buyer, BuyerAddress, Draft, DraftState, Event, Message, RawMessage
+from daemon.models import (
+    Buyer, BuyerAddress, Draft, DraftState, Event, Message, MessageState, RawMessage,
+)
 from daemon.review_folder import ReviewFolder
 from tests.helpers import COMPANY, ROOT, settings_for
 
@@ -279,6 +281,21 @@ def test_without_review_the_follow_up_goes_straight_to_approved(db: Database,
     assert report.drafted == report.approved == 2
     assert len(list((review.root / "approved").glob("*.eml"))) == 2
     assert not list((review.root / "pending").glob("*.eml"))
+
+
+def test_without_review_the_weekly_cap_holds_follow_ups_back(db: Database,
+                                                              tmp_path: Path) -> None:
+    settings = desk(tmp_path, "[sending]\nfollowups_without_review = true\n"
+                              "max_automatic_per_week = 1\n")
+    review = ReviewFolder(settings.review_path)
+    ids = seed(db, local_morning(START))
+    when = local_morning(START + timedelta(days=3))
+    with db.unit_of_work() as s:  # a-de already had a newsletter this week
+        s.add(Message(direction="out", buyer_id=ids["a-de"], kind="newsletter",
+                      dedup_key="n" * 64, size=1, sent_at=when - timedelta(days=1),
+                      state=MessageState.PROCESSED))
+    report = followups_job.run(settings, db, RULES, ENV, review, now=when)
+    assert (report.due, report.capped, report.drafted) == (2, 1, 1)
 
 
 def test_followups_due_command(db: Database, tmp_path: Path) -> None:
