@@ -6,11 +6,9 @@ Exit codes: 0 success, 1 a mistake the user must fix (the message says what and 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -171,48 +169,11 @@ def db_upgrade(ctx: Context) -> None:
         f"applied {', '.join(applied)}" if applied else "already up to date"))
 
 
-def _not_yet(name: str) -> Callable[..., None]:
-    def command(**_: Any) -> None:
-        fail(f"'{name}' is not available in this version yet")
-    return command
-
-
-def _placeholder(group: click.Group, name: str, help_text: str, full: str,
-                 args: tuple[str, ...] = (), json_flag: bool = False) -> None:
-    cmd = click.Command(name, callback=_not_yet(full), help=help_text,
-                        params=[click.Argument([a]) for a in args])
-    if json_flag:
-        cmd.params.append(click.Option(["--json", "as_json"], is_flag=True,
-                                       help="Machine-readable output."))
-    group.add_command(cmd)
-
-
-# Commands of design.md whose work lands in later versions; listed so --help is complete.
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
-def send(ctx: Context, as_json: bool) -> None:
-    """Send approved drafts now (one sweep of the review folder)."""
-    from daemon.commands import stoppable
-    from daemon.sweep import send_now
-
-    with stoppable() as stop:
-        report = send_now(ctx.settings(), ctx.database(), stop)
-    data = dataclasses.asdict(report)
-    _echo_json(data) if as_json else click.echo(", ".join(
-        f"{k.replace('_', ' ')} {v}" for k, v in data.items() if v or k == "sent"))
-
-
 @cli.group()
 def buyers() -> None:
     """The buyer database."""
 
 
-_placeholder(buyers, "import", "Import buyers from .xlsx or .csv.", "buyers import",
-             args=("file",))
-_placeholder(buyers, "export", "Export buyers to .xlsx or .csv.", "buyers export",
-             args=("file",))
-_placeholder(buyers, "list", "List buyers.", "buyers list", json_flag=True)
 
 
 @buyers.command("grade")
@@ -227,8 +188,6 @@ def buyers_grade(ctx: Context, who: str, grade: str, why: str, by: str) -> None:
 
     buyer = override_grade(ctx.database(), who, grade.upper(), by=by, why=why)
     click.echo(f"buyer #{buyer} is now grade {grade.upper()} (set by hand: {why})")
-_placeholder(buyers, "show", "Everything about one buyer.", "buyers show",
-             args=("address",), json_flag=True)
 
 
 @cli.group()
@@ -263,27 +222,18 @@ def drafts_resolve(ctx: Context, draft_id: str, decision: str) -> None:
     click.echo(resolve_draft(ctx.settings(), ctx.database(), draft_id, decision))
 
 
-@cli.group()
-def report() -> None:
-    """Reports for the sales manager."""
-
-
-_placeholder(report, "stats", "Buyers by source, region and type; products by popularity.",
-             "report stats", json_flag=True)
-_placeholder(report, "a-grade", "The monthly list of A-grade buyers.", "report a-grade",
-             json_flag=True)
-_placeholder(report, "response-times", "How fast inquiries were answered.",
-             "report response-times", json_flag=True)
-
-
 def _add_command_groups() -> None:
     # Command groups that live beside the code they drive.
+    from daemon.cli_buyers import register_buyer_commands
     from daemon.cli_campaign import campaign, campaign_address
     from daemon.cli_followups import followups
+    from daemon.cli_report import report
 
     cli.add_command(followups)
     cli.add_command(campaign)
+    cli.add_command(report)
     buyers.add_command(campaign_address, "address")
+    register_buyer_commands(buyers)
 
 
 _add_command_groups()
