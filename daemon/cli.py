@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a mistake the user must fix (the message says what and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -167,6 +168,21 @@ def db_upgrade(ctx: Context) -> None:
     applied = database.upgrade()
     click.echo(f"{database.safe_url}: " + (
         f"applied {', '.join(applied)}" if applied else "already up to date"))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def send(ctx: Context, as_json: bool) -> None:
+    """Send approved drafts now (one sweep of the review folder)."""
+    from daemon.commands import stoppable
+    from daemon.sweep import send_now
+
+    with stoppable() as stop:
+        report = send_now(ctx.settings(), ctx.database(), stop)
+    data = dataclasses.asdict(report)
+    _echo_json(data) if as_json else click.echo(", ".join(
+        f"{k.replace('_', ' ')} {v}" for k, v in data.items() if v or k == "sent"))
 
 
 @cli.group()
