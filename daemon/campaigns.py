@@ -55,6 +55,7 @@ from daemon.newsletter import BuyerFacts, NewsletterMessage, Recipient, Segment
 from daemon.rulebook import toml_problem
 from daemon.send import SmtpConnection, SmtpUnavailable, UnknownOutcome, expected_sender
 from daemon.sweep import Pacer
+from daemon.queries import recent_automatic
 from daemon.templating import environment, render
 
 log = logging.getLogger(__name__)
@@ -161,16 +162,6 @@ def buyer_facts(session: Session, buyer_ids: list[int] | None = None) -> list[Bu
                 buyer.region, buyer.country, buyer.source, buyer.buyer_type,
                 frozenset(skus.get(buyer.id, ())), buyer.last_contact_at)
     return list(facts.values())
-
-
-def recent_automatic(session: Session, buyer_ids: list[int], now: datetime) -> Counter[int]:
-    """Outgoing follow-ups and newsletters per buyer in the last 7 days (the cap's count)."""
-    rows = session.execute(
-        select(Message.buyer_id, func.count()).where(
-            Message.direction == "out", Message.kind.in_(nl.AUTOMATIC_KINDS),
-            Message.sent_at >= now - nl.CAP_WINDOW, Message.buyer_id.in_(buyer_ids))
-        .group_by(Message.buyer_id))
-    return Counter({b: n for b, n in rows})
 
 
 @dataclass

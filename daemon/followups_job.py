@@ -196,7 +196,7 @@ def _under_cap(settings: Settings, db: Database, todo: list[int], now: datetime,
                report: JobReport) -> list[int]:
     """Buyers whose automatic mail this week is under the cap shared with newsletters."""
     from daemon import newsletter
-    from daemon.campaigns import recent_automatic
+    from daemon.queries import recent_automatic
 
     cap = settings.sending.max_automatic_per_week
     with db.unit_of_work() as session:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daemon.grade import History
+from daemon.newsletter import AUTOMATIC_KINDS, CAP_WINDOW
 from daemon.match_buyer import BuyerRef, Candidates, Lookup
 from daemon.models import (
     Buyer,
@@ -132,3 +135,13 @@ class DbLookups:
             Inquiry.buyer_id == buyer_id, Inquiry.stage == Stage.WON)) or 0
         return History(known=True, previous_grade=buyer.grade, inquiries=count,
                        customer=bool(won) or buyer.status == "customer")
+
+
+def recent_automatic(session: Session, buyer_ids: list[int], now: datetime) -> Counter[int]:
+    """Outgoing follow-ups and newsletters per buyer in the last 7 days (the cap's count)."""
+    rows = session.execute(
+        select(Message.buyer_id, func.count()).where(
+            Message.direction == "out", Message.kind.in_(AUTOMATIC_KINDS),
+            Message.sent_at >= now - CAP_WINDOW, Message.buyer_id.in_(buyer_ids))
+        .group_by(Message.buyer_id))
+    return Counter({b: n for b, n in rows})
