@@ -2,9 +2,103 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
 import click
 
 
 @click.group()
 def report() -> None:
     """Reports for the sales manager."""
+
+
+def _day_start(day: date | None, tz: tzinfo) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(0), tz)
+
+
+def _month_bounds(month: str | None, tz: tzinfo) -> tuple[str, datetime, datetime]:
+    """'YYYY-MM' (default: last month) -> (label, first instant, first instant of next)."""
+    if month:
+        try:
+            first = datetime.strptime(month, "%Y-%m").date()
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM, e.g. 2025-03", param_hint="--month") from None
+    else:
+        today = datetime.now(tz).date()
+        first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first.strftime("%Y-%m"), _day_start(first, tz), _day_start(nxt, tz)  # type: ignore[return-value]
+
+
+@report.command("stats")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (company time zone).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Day after the last one.")
+@click.option("--xlsx", "xlsx_path", type=click.Path(path_type=Path), help="Write a workbook.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              help="Write one self-contained HTML page with charts.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def stats_command(ctx: Any, since: datetime | None, until: datetime | None,
+                  xlsx_path: Path | None, html_path: Path | None, as_json: bool) -> None:
+    """Buyers, inquiries, the funnel and reply times, for a period."""
+    from daemon import report_html, report_queries, report_stats, report_xlsx
+    from daemon.cli import _echo_json
+
+    tz = ctx.settings(require_secrets=False).schedule.tz
+    period = report_queries.Period(_day_start(since and since.date(), tz),
+                                   _day_start(until and until.date(), tz))
+    db = ctx.database()
+    db.ensure_schema()
+    with db.unit_of_work() as session:
+        stats = report_stats.compute(report_queries.buyer_rows(session, period),
+                                     report_queries.inquiry_rows(session, period),
+                                     report_queries.reply_rows(session, period), tz)
+    label = (f"{since.date() if since else 'start'} to "
+             f"{until.date() if until else 'now'} (until exclusive)")
+    if xlsx_path:
+        report_xlsx.write_stats(stats, xlsx_path)
+    if html_path:
+        html_path.write_text(report_html.render(stats, title="inquiryd statistics",
+                                                period=label), encoding="utf-8")
+    if as_json:
+        _echo_json(stats.as_dict())
+    else:
+        _print_summary(stats, label, [p for p in (xlsx_path, html_path) if p])
+
+
+def _print_summary(stats: Any, label: str, written: list[Path]) -> None:
+    click.echo(f"period: {label}")
+    click.echo(f"buyers: {stats.buyers_total}; inquiries: {stats.inquiries_total}")
+    click.echo("funnel: " + ", ".join(f"{k} {v}" for k, v in stats.funnel))
+    for name, t in stats.reply_times.items():
+        med = "-" if t.median_minutes is None else f"{t.median_minutes:.0f} min"
+        click.echo(f"{name.replace('_', ' ')}: n={t.count} median {med}")
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@report.command("a-grade")
+@click.option("--month", help="YYYY-MM (default: last month).")
+@click.option("--xlsx", "xlsx_path", type=click.Path(path_type=Path),
+              help="Where to write (default: a-grade-YYYY-MM.xlsx).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def a_grade_command(ctx: Any, month: str | None, xlsx_path: Path | None, as_json: bool) -> None:
+    """The A-grade buyers with details and last activity, as an .xlsx."""
+    from daemon import report_queries, report_xlsx
+    from daemon.cli import _echo_json
+
+    tz = ctx.settings(require_secrets=False).schedule.tz
+    label, since, until = _month_bounds(month, tz)
+    db = ctx.database()
+    db.ensure_schema()
+    with db.unit_of_work() as session:
+        rows = report_queries.a_grade_rows(session, since, until)
+    path = xlsx_path or Path(f"a-grade-{label}.xlsx")
+    report_xlsx.write_a_grade(rows, path, label)
+    if as_json:
+        _echo_json({"month": label, "file": str(path), "buyers": rows})
+    else:
+        click.echo(f"{len(rows)} A-grade buyer(s) for {label}; wrote {path}")

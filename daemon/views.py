@@ -90,3 +90,76 @@ def print_drafts(rows: list[dict[str, Any]]) -> None:
         table.add_row(r["id"], r["state"], r["to"], (r["subject"] or "")[:50],
                       (r["created_at"] or "")[:16], note)
     console.print(table)
+
+
+def print_buyer_history(data: dict[str, Any]) -> None:
+    """`buyers show`: one buyer's card, then their history table by table."""
+    grade = data["grade"] or "-"
+    if data["grade"] and data["grade_source"] == "override":
+        grade += " (set by hand)"
+    where = ", ".join(x for x in (data["city"], data["region"], data["country"]) if x)
+    console.print(f"[bold]#{data['id']} {data['company'] or '(no company)'}[/bold]")
+    for label, value in (("contact", data["contact_name"]), ("grade", grade),
+                         ("where", where), ("source", data["source"]), ("type", data["type"]),
+                         ("owner", data["owner"]), ("status", data["status"]),
+                         ("phone", data["phone"]),
+                         ("first contact", (data["first_contact_at"] or "")[:16]),
+                         ("last contact", (data["last_contact_at"] or "")[:16]),
+                         ("notes", data["notes"])):
+        if value:
+            console.print(f"  {label}: {value}", markup=False)
+    fu = data["followup"]
+    console.print(f"  next follow-up: {(fu['next_at'] or 'none')[:16]}"
+                  + (f" ({fu['unanswered']} unanswered)" if fu["unanswered"] else ""))
+    _table("Addresses", ("address", "status", "why"), [
+        (a["address"], a["status"], a["history"][-1]["why"] if a["history"] else "")
+        for a in data["addresses"]])
+    _table("Grades", ("at", "grade", "source", "by", "reasons"), [
+        ((g["at"] or "")[:16], g["grade"], g["source"], g["by"], "; ".join(map(str, g["reasons"])))
+        for g in data["grades"]])
+    _table("Messages", ("date", "dir", "kind", "subject"), [
+        ((m["date"] or "")[:16], m["direction"], m["kind"] or "", (m["subject"] or "")[:70])
+        for m in data["messages"]])
+    _table("Inquiries", ("id", "date", "grade", "products", "stage"), [
+        (str(i["id"]), (i["created_at"] or "")[:16], i["grade"], ", ".join(i["products"]),
+         i["stage"]) for i in data["inquiries"]])
+    _table("Drafts", ("id", "kind", "state", "subject", "created", "sent"), [
+        (d["id"], d["kind"], d["state"], (d["subject"] or "")[:50], (d["created_at"] or "")[:16],
+         (d["sent_at"] or "")[:16]) for d in data["drafts"]])
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    if not rows:
+        console.print(f"{title}: none")
+        return
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(str(c)) for c in row))  # subjects may hold [brackets]
+    console.print(table)
+
+
+def print_buyer_list(rows: list[dict[str, Any]], *, limit: int, offset: int) -> None:
+    """`buyers list`: one line per buyer, most recently contacted first."""
+    if not rows:
+        console.print("no buyers match")
+        return
+    from rich.text import Text
+
+    table = Table(title="Buyers", title_justify="left")
+    for col in ("id", "company", "address", "grade", "where", "owner"):
+        table.add_column(col, overflow="fold")
+    for col in ("last contact", "follow-up", "inq."):
+        table.add_column(col, no_wrap=True)
+    for r in rows:
+        where = ", ".join(x for x in (r["city"], r["country"]) if x)
+        table.add_row(*(Text(c) for c in (
+            str(r["id"]), r["company"], (r["addresses"] or [""])[0], r["grade"] or "", where,
+            r["owner"], (r["last_contact_at"] or "never")[:10],
+            (r["next_followup_at"] or "")[:10], str(r["inquiries"]))))
+    console.print(table)
+    if len(rows) == limit:
+        console.print(f"more may match: --offset {offset + limit}")
