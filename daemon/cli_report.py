@@ -84,12 +84,18 @@ def _print_summary(stats: Any, label: str, written: list[Path]) -> None:
 @click.option("--xlsx", "xlsx_path", type=click.Path(path_type=Path),
               help="Where to write (default: a-grade-YYYY-MM.xlsx).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--email", is_flag=True,
+              help="Email it to [company] sales_manager now (once a month; see --resend).")
+@click.option("--resend", is_flag=True, help="With --email: send even if already sent.")
 @click.pass_obj
-def a_grade_command(ctx: Any, month: str | None, xlsx_path: Path | None, as_json: bool) -> None:
+def a_grade_command(ctx: Any, month: str | None, xlsx_path: Path | None, as_json: bool,
+                    email: bool, resend: bool) -> None:
     """The A-grade buyers with details and last activity, as an .xlsx."""
     from daemon import report_queries, report_xlsx
     from daemon.cli import _echo_json
 
+    if email:
+        return _email_a_grade(ctx, month, xlsx_path, as_json, resend)
     tz = ctx.settings(require_secrets=False).schedule.tz
     label, since, until = _month_bounds(month, tz)
     db = ctx.database()
@@ -102,3 +108,35 @@ def a_grade_command(ctx: Any, month: str | None, xlsx_path: Path | None, as_json
         _echo_json({"month": label, "file": str(path), "buyers": rows})
     else:
         click.echo(f"{len(rows)} A-grade buyer(s) for {label}; wrote {path}")
+
+
+def _email_a_grade(ctx: Any, month: str | None, xlsx_path: Path | None, as_json: bool,
+                   resend: bool) -> None:
+    """`--email`: the scheduled job's function (a_list_job.send_a_list), run now."""
+    import shutil
+
+    from daemon import a_list_job
+    from daemon.cli import _echo_json, fail
+
+    settings = ctx.settings()  # sending needs the SMTP password
+    if not settings.company.sales_manager:
+        fail(f"{settings.source}: company.sales_manager: not set; write "
+             '"Name <manager@example.com>" to email the A-grade list')
+    label = _month_bounds(month, settings.schedule.tz)[0]
+    db = ctx.database()
+    db.ensure_schema()
+    out = a_list_job.send_a_list(settings, db, label, resend=resend)
+    if xlsx_path and out.path:
+        shutil.copyfile(out.path, xlsx_path)
+    if as_json:
+        _echo_json({"month": out.month, "status": out.status, "recipient": out.recipient,
+                    "buyers": out.buyers, "file": str(xlsx_path or out.path or "")})
+    elif out.status == "already_sent":
+        click.echo(f"the A-grade list for {out.month} was already sent to {out.recipient} "
+                   f"on {out.sent_at:%Y-%m-%d %H:%M}Z; --resend sends it again")
+    elif out.status == "unknown":
+        click.echo(f"the connection broke after the A-grade list for {out.month} was handed "
+                   f"over: it may have arrived at {out.recipient}; wrote {out.path}")
+    else:
+        click.echo(f"{out.buyers} A-grade buyer(s) for {out.month}; sent to {out.recipient}; "
+                   f"wrote {xlsx_path or out.path}")

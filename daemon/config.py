@@ -12,7 +12,7 @@ import os
 import re
 import string
 import tomllib
-from datetime import tzinfo
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,6 +75,19 @@ class Company(_Section):
     address: str = ""
     strengths: tuple[str, ...] = ()
     own_domains: tuple[str, ...] = ()
+    sales_manager: str = ""  # "Name <email>": gets the monthly A-grade list (a_list_job.py)
+
+    @field_validator("sales_manager")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        address = parseaddr(value)[1] if value else ""
+        local, _, domain = address.rpartition("@")
+        if value and not (local and "." in domain and " " not in address):
+            raise ValueError(f"{value!r} is not an address; write \"Name <name@example.com>\" "
+                             "or just name@example.com")
+        return value
 
 
 class Mailbox(_Section):
@@ -139,7 +152,9 @@ class Schedule(_Section):
     poll_interval_minutes: int = Field(default=0, ge=0)
     review_sweep_seconds: int = Field(default=60, ge=5)
     followups: CronTime = "09:00"
-    reports: CronTime = "0 8 1 * *"
+    # The monthly A-grade list: the job runs at these times and sends only from the first
+    # working day (Mon-Fri) of the month on, once a month (a_list_job.py).
+    reports: CronTime = "0 8 * * mon-fri"
 
     @field_validator("timezone")
     @classmethod
@@ -238,6 +253,66 @@ class Ingest(_Section):
     retry_max_seconds: float = Field(default=60.0, gt=0)
 
 
+class Salesperson(_Section):
+    """One salesperson: their drafts wait in their own review folder (daemon/owners.py)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    email: str = ""
+    review_path: Path | None = None  # default: <review path>/<name>
+    absent: tuple[tuple[date, date], ...] = ()  # [["2026-12-20", "2027-01-05"], ...]
+    covered_by: str = ""  # the colleague who reviews their drafts while they are away
+
+    @field_validator("absent")
+    @classmethod
+    def _ordered(cls, value: tuple[tuple[date, date], ...]) -> tuple[tuple[date, date], ...]:
+        for start, end in value:
+            if end < start:
+                raise ValueError(f"absence ends ({end}) before it starts ({start})")
+        return value
+
+
+class Owners(_Section):
+    """How a new buyer's owner is chosen: product, then region, then the default."""
+
+    by_region: dict[str, str] = Field(default_factory=dict)
+    by_product: dict[str, str] = Field(default_factory=dict)
+    default: str = ""
+
+
+def owner_problems(settings: Settings, path: Path) -> list[str]:
+    """Names in [owners] and covered_by that are no [[salesperson]], repeated names."""
+    people = [p.name for p in settings.salesperson]
+    owners = settings.owners
+    named = [*(("by_region", k, v) for k, v in owners.by_region.items()),
+             *(("by_product", k, v) for k, v in owners.by_product.items())]
+    if not people:
+        if named or owners.default:
+            return [f"{path}: owners: no [[salesperson]] is configured: add one for each "
+                    "name the rules use"]
+        return []
+    choices = f"one of: {', '.join(people)}"
+    problems = [f"{path}: salesperson: names must be unique; repeated: {n}"
+                for n in sorted({n for n in people if people.count(n) > 1})]
+    for table, key, name in named:
+        if name not in people:
+            problems.append(f"{path}: owners.{table}.{key}: no salesperson named {name!r} "
+                            f"({choices})")
+    if owners.default and owners.default not in people:
+        problems.append(f"{path}: owners.default: no salesperson named {owners.default!r} "
+                        f"({choices})")
+    for i, person in enumerate(settings.salesperson):
+        if person.covered_by and person.covered_by not in people:
+            problems.append(f"{path}: salesperson[{i}].covered_by: no salesperson named "
+                            f"{person.covered_by!r} ({choices})")
+        elif person.covered_by == person.name:
+            problems.append(f"{path}: salesperson[{i}].covered_by: {person.name} cannot "
+                            "cover for themselves: name a colleague")
+    if settings.review.backend != "folder":
+        problems.append(f'{path}: salesperson: review folders per salesperson need '
+                        f'[review] backend = "folder"')
+    return problems
+
+
 class Settings(_Section):
     """The whole configuration. `source` is the file it came from."""
 
@@ -250,6 +325,8 @@ class Settings(_Section):
     paths: Paths = Paths()
     sending: Sending = Sending()
     ingest: Ingest = Ingest()
+    salesperson: tuple[Salesperson, ...] = ()
+    owners: Owners = Owners()
     source: Path = Path("inquiryd.toml")
 
     @field_validator("mailbox")
@@ -272,6 +349,13 @@ class Settings(_Section):
     @property
     def review_path(self) -> Path:
         return self.review.path or self.paths.state / "review"
+
+    def salesperson_review_path(self, name: str) -> Path:
+        """The review folder of one salesperson (the shared one for an unknown name)."""
+        person = next((p for p in self.salesperson if p.name == name), None)
+        if person is None:
+            return self.review_path
+        return person.review_path or self.review_path / person.name
 
     def secret(self, section: Mailbox | Smtp) -> str:
         """The password of a mailbox or the SMTP account ('' when none is set)."""
@@ -307,7 +391,7 @@ def load(
         settings = Settings.model_validate({**data, "source": path})
     except ValidationError as exc:
         raise ConfigError([f"{path}: {_where(e)}: {_what(e)}" for e in exc.errors()]) from None
-    problems = review_problems(settings, path)
+    problems = review_problems(settings, path) + owner_problems(settings, path)
     if problems:
         raise ConfigError(problems)
     settings = _resolve_paths(settings, path.parent.absolute())
@@ -384,6 +468,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             "mailbox": mailboxes,
             "smtp": smtp,
             "review": settings.review.model_copy(update={"path": fix(settings.review.path)}),
+            "salesperson": tuple(p.model_copy(update={"review_path": fix(p.review_path)})
+                                 for p in settings.salesperson),
         }
     )
 

@@ -8,17 +8,18 @@ not know, which the sweep refuses to send (moved to failed/ with the reason).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from daemon import attachments, outbox
+from daemon import attachments, outbox, owners
 from daemon.config import Settings
 from daemon.draft import (
     BuyerView,
@@ -31,7 +32,7 @@ from daemon.draft import (
 from daemon.logs import kv
 from daemon.models import Buyer, Draft, DraftState, Event, Inquiry, Mailbox, Message
 from daemon.review import ReviewBackend
-from daemon.review_folder import body_digest
+from daemon.review_folder import ReviewFolder, body_digest
 from daemon.rules import Rulebook
 from daemon.send import expected_sender
 from daemon.types import Mail
@@ -76,7 +77,10 @@ class Drafter:
         email = build_message(composed, [a.as_part() for a in loaded], sender=sender,
                               draft_id=draft_id, message_id=composed.message_id, date=now)
         label = _buyer_label(decision)
-        file_name = self.review.file_name(draft_id, grade=composed.grade or "-",
+        review, note = self._reviewer(session, message, today)
+        if note:
+            composed = dataclasses.replace(composed, context=f"{note}\n\n{composed.context}")
+        file_name = review.file_name(draft_id, grade=composed.grade or "-",
                                           buyer_label=label, when=now)
         outbox.record_draft(session, draft_id, "reply", composed.to.email, composed.subject,
                             composed.message_id, file_name, buyer_id=message.buyer_id,
@@ -88,12 +92,30 @@ class Drafter:
                           data={"files": [{"name": a.filename, "sha256": a.sha256}
                                           for a in loaded],
                                 "template": composed.template, "language": composed.language}))
-        written = self.review.write_pending(draft_id, email, composed.context,
+        written = review.write_pending(draft_id, email, composed.context,
                                             grade=composed.grade or "-", buyer_label=label,
                                             when=now)
         log.info("event=draft_written draft=%s message=%d grade=%s file=%s", draft_id,
                  message.id, composed.grade or "-", kv(written))
         return draft_id
+
+    def _reviewer(self, session: Session, message: Message,
+                  today: date) -> tuple[ReviewBackend[Any], str]:
+        """Where the draft waits: the owner's review folder, or their colleague's while
+        they are away (with a note saying so); the shared one without salespeople."""
+        people = owners.people_from(self.settings)
+        buyer = session.get(Buyer, message.buyer_id) if message.buyer_id else None
+        owner = buyer.owner if buyer is not None else ""
+        if not people or owner not in people:
+            return self.review, ""
+        routed = owners.route(owner, today, people)
+        path = self.settings.salesperson_review_path(routed.reviewer)
+        session.add(Event(name="draft_routed", buyer_id=message.buyer_id,
+                          message_id=message.id,
+                          data={"owner": owner, "reviewer": routed.reviewer,
+                                "note": routed.note}))
+        return ReviewFolder(path), (f"Owner: {routed.note}" if routed.note
+                                    else f"Owner: {owner}")
 
     def _sources(self) -> attachments.Sources:
         paths = self.settings.paths

@@ -22,7 +22,7 @@ from datetime import tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import campaigns, templating
+from daemon import campaigns, owners, templating
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.drafting import Drafter, buyer_view
@@ -46,7 +46,8 @@ Stage = Callable[[Session, Message, Mail], None]
 
 def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo,
                         drafter: Drafter | None = None,
-                        addresses: AddressRules | None = None) -> Stage:
+                        addresses: AddressRules | None = None,
+                        owner_rules: owners.OwnerRules | None = None) -> Stage:
     """Classify, extract, match and grade the message, record it, and draft the reply."""
 
     def stage(session: Session, message: Message, mail: Mail) -> None:
@@ -54,7 +55,7 @@ def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo,
         decision = understand(mail, book, DbLookups(session), today=now.astimezone(tz).date(),
                               own_domains=own_domains)
         before = buyer_view(session, decision)  # the history as it was before this message
-        inquiry = record(session, message, mail, decision, now, addresses)
+        inquiry = record(session, message, mail, decision, now, addresses, owner_rules)
         if drafter is not None:
             drafter.draft(session, message, mail, decision, inquiry, before, now)
 
@@ -70,7 +71,8 @@ def default_stages(settings: Settings, book: Rulebook) -> list[Stage]:
                       review_backend(settings))
     # Unsubscribe tokens and the soft-bounce limits (campaigns.py holds the token key).
     addresses = campaigns.address_rules(settings)
-    return [understanding_stage(book, own, settings.schedule.tz, drafter, addresses)]
+    return [understanding_stage(book, own, settings.schedule.tz, drafter, addresses,
+                                owners.rules_from(settings))]
 
 RETRYABLE = (MessageState.STORED, MessageState.FAILED)
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import newsletter
+from daemon import newsletter, owners
 from daemon.match_buyer import company_key
 from daemon.models import Buyer, BuyerAddress, Event, GradeChange, Inquiry, Message
 from daemon.types import Extracted, Kind, Mail, Reason
@@ -21,9 +21,12 @@ from daemon.understand import GRADED, Decision
 
 
 def record(session: Session, message: Message, mail: Mail, decision: Decision,
-           now: datetime, addresses: newsletter.AddressRules | None = None) -> Inquiry | None:
+           now: datetime, addresses: newsletter.AddressRules | None = None,
+           owner_rules: owners.OwnerRules | None = None) -> Inquiry | None:
     message.kind = decision.kind.value
     buyer = _buyer(session, decision, now)
+    if buyer is not None and owner_rules is not None and not buyer.owner:
+        _assign_owner(session, buyer, decision, owner_rules, message)
     message.buyer_id = buyer.id if buyer else None
     inquiry = None
     if buyer is not None and decision.kind in GRADED and decision.grade is not None:
@@ -61,6 +64,17 @@ def _buyer(session: Session, decision: Decision, now: datetime) -> Buyer | None:
     if not buyer.company and match.lookup.company:
         buyer.company, buyer.company_key = match.lookup.company, company_key(match.lookup.company)
     return buyer
+
+
+def _assign_owner(session: Session, buyer: Buyer, decision: Decision,
+                  rules: owners.OwnerRules, message: Message) -> None:
+    """A new or ownerless buyer gets an owner by the [owners] rules, with the reason."""
+    skus = [p.sku for p in decision.extracted.products if p.sku]
+    owner, why = owners.assign_owner(buyer.owner, buyer.region or decision.region, skus, rules)
+    if owner:
+        buyer.owner = owner
+        session.add(Event(name="owner_assigned", buyer_id=buyer.id, message_id=message.id,
+                          data={"owner": owner, "why": why}))
 
 
 def _source(decision: Decision) -> str:

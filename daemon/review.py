@@ -86,3 +86,16 @@ def review_backend(settings: Settings) -> ReviewBackend[Any]:
 
         return ImapReview.from_settings(settings)
     return ReviewFolder(settings.review_path)
+
+
+def review_backends(settings: Settings) -> list[ReviewBackend[Any]]:
+    """Every review folder a sweep looks in: the shared one (follow-ups, drafts from
+    before owners were configured), then each salesperson's (`[[salesperson]]`)."""
+    backends = [review_backend(settings)]
+    seen = {settings.review_path}
+    for person in settings.salesperson:
+        path = settings.salesperson_review_path(person.name)
+        if path not in seen:
+            seen.add(path)
+            backends.append(ReviewFolder(path))
+    return backends

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -25,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
-from daemon import campaigns, followups_job, pipeline, rulebook, runner, sweep
+from daemon import a_list_job, campaigns, followups_job, pipeline, rulebook, runner, sweep
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.errors import ConfigError
@@ -41,12 +42,23 @@ WATCHDOG_EVERY = 10.0
 
 
 
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def cron_weekdays(field: str) -> str:
+    """A crontab weekday field with numbers as crontab means them (0 and 7 Sunday, 1
+    Monday), written as names: APScheduler reads bare numbers with 0 as Monday."""
+    return re.sub(r"(?<![/\d])\d+", lambda m: _CRON_DAYS[int(m.group()) % 8], field)
+
+
 def trigger(spec: str, tz: Any) -> CronTrigger:
     """A cron trigger from "HH:MM" (every day) or a five-field crontab line."""
     if ":" in spec and " " not in spec.strip():
         hour, minute = spec.split(":")
         return CronTrigger(hour=int(hour), minute=int(minute), timezone=tz)
-    return CronTrigger.from_crontab(spec, timezone=tz)
+    minute, hour, day, month, weekday = spec.split()
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=cron_weekdays(weekday), timezone=tz)
 
 
 def poll_triggers(settings: Settings) -> list[BaseTrigger]:
@@ -133,6 +145,9 @@ class Service:
             campaigns.campaign_job, IntervalTrigger(minutes=5), args=(self.settings, self.db,
                                                                      self.stop),
             id="campaigns", name="scheduled campaigns")
+        self.scheduler.add_job(  # the monthly A-grade list: sends once, from the 1st working day
+            a_list_job.job, trigger(self.settings.schedule.reports, self.settings.schedule.tz),
+            args=(self.settings, self.db, self.stop), id="a-list", name="monthly A-grade list")
         if poll_was_missed(poll_triggers(self.settings), self._last_poll(), utcnow()):
             log.info("event=missed_poll action=poll_now")
             self.scheduler.add_job(self.poll_job, id="poll-at-start", name="poll")

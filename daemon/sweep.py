@@ -23,7 +23,7 @@ from daemon.db import Database
 from daemon.errors import ConfigError, MailboxError, PermanentError, TemporaryError
 from daemon.lock import StateLock
 from daemon.models import Draft, DraftState, utcnow
-from daemon.review import ReviewBackend, review_backend
+from daemon.review import ReviewBackend, review_backends
 from daemon.review_folder import DRAFT_HEADER, ApprovedDraft, ReviewFileError
 
 from daemon.send import (
@@ -151,6 +151,27 @@ def sweep(settings: Settings, db: Database, review: ReviewBackend[Any],
     if report != SweepReport():
         log.info("event=sweep_done %s", " ".join(f"{k}={v!r}" for k, v in vars(report).items()))
     return report
+
+
+def sweep_all(settings: Settings, db: Database, stop: threading.Event, *,
+              settle_seconds: float = SETTLE_SECONDS) -> SweepReport:
+    """One sweep of every review folder: the shared one and each salesperson's."""
+    backends = review_backends(settings)
+    if len(backends) == 1:
+        return sweep(settings, db, backends[0], stop, settle_seconds=settle_seconds)
+    total = SweepReport()
+    for review in backends:
+        if stop.is_set():
+            break
+        one = sweep(settings, db, review, stop, settle_seconds=settle_seconds)
+        for key, value in vars(one).items():
+            if key == "error":
+                total.error = total.error or value
+            elif key not in ("copies_filed", "copy_errors"):
+                setattr(total, key, getattr(total, key) + value)
+        total.copies_filed += one.copies_filed
+        total.copy_errors += one.copy_errors
+    return total
 
 
 def _sweep_review(settings: Settings, db: Database, review: ReviewBackend[Any],
@@ -350,7 +371,7 @@ def recover_at_startup(db: Database) -> list[str]:
 def sweep_job(settings: Settings, db: Database, stop: threading.Event) -> SweepReport | None:
     """The service's scheduled sweep: never raises, logs instead."""
     try:
-        return sweep(settings, db, review_backend(settings), stop)
+        return sweep_all(settings, db, stop)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("event=sweep_refused problem=%r", problem)
@@ -365,8 +386,7 @@ def send_now(settings: Settings, db: Database, stop: threading.Event | None = No
     with StateLock(settings.paths.state, "send"):
         db.ensure_schema()
         recover_at_startup(db)
-        return sweep(settings, db, review_backend(settings),
-                     stop or threading.Event(), settle_seconds=settle_seconds)
+        return sweep_all(settings, db, stop or threading.Event(), settle_seconds=settle_seconds)
 
 
 def resolve_draft(settings: Settings, db: Database, draft_id: str, decision: str) -> str:
@@ -374,7 +394,7 @@ def resolve_draft(settings: Settings, db: Database, draft_id: str, decision: str
     with db.unit_of_work() as session:
         draft = outbox.get(session, draft_id)
         name, box = (draft.file_name, draft.mailbox_name) if draft else ("", "")
-    with review_backend(settings) as review:
+    with _holding(settings, draft_id, name) as review:
         item = review.locate(draft_id, name, ("failed", "approved")) if draft else None
         sent = _as_sent(settings, review, item, box) if decision == "sent" else None
         with db.unit_of_work() as session:
@@ -384,6 +404,16 @@ def resolve_draft(settings: Settings, db: Database, draft_id: str, decision: str
             return f"draft {draft_id}: {decision}; its file was not found: move it to {where}"
         moved = review.move(item, "sent" if decision == "sent" else "approved")
     return f"draft {draft_id}: {decision}; its file is now in {_where(moved)}"
+
+
+def _holding(settings: Settings, draft_id: str, name: str) -> ReviewBackend[Any]:
+    """The review folder holding a draft in failed/ or approved/ (the shared one when
+    there is only one, or when none holds it)."""
+    backends = review_backends(settings)
+    for review in backends[1:]:  # salespeople's folders: plain folders, nothing to open
+        if review.locate(draft_id, name, ("failed", "approved")) is not None:
+            return review
+    return backends[0]
 
 
 def _as_sent(settings: Settings, review: ReviewBackend[Any], item: Any,

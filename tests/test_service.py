@@ -49,6 +49,22 @@ def test_crontab_poll_times_are_accepted(tmp_path: Path) -> None:
     assert nxt.astimezone(timezone.utc).hour == 4
 
 
+@pytest.mark.parametrize(("field", "names"), [
+    ("1-5", "mon-fri"), ("0", "sun"), ("7", "sun"), ("1,3,5", "mon,wed,fri"),
+    ("*", "*"), ("*/2", "*/2"), ("mon-sat", "mon-sat"),
+])
+def test_crontab_weekday_numbers_mean_what_crontab_means(field: str, names: str) -> None:
+    from daemon.service import cron_weekdays
+
+    assert cron_weekdays(field) == names
+
+
+def test_a_crontab_line_with_weekday_numbers_fires_monday_to_friday() -> None:
+    trig = trigger("0 8 * * 1-5", SHANGHAI)
+    saturday = datetime(2026, 8, 1, 9, 0, tzinfo=SHANGHAI)
+    assert trig.get_next_fire_time(None, saturday).date().isoformat() == "2026-08-03"
+
+
 def test_a_second_holder_of_the_state_is_refused(tmp_path: Path) -> None:
     with StateLock(tmp_path, "run"):
         with pytest.raises(LockedError, match="in use by inquiryd pid"):
