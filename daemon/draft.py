@@ -47,7 +47,7 @@ from jinja2 import TemplateError
 
 from daemon import language
 from daemon.catalog import Catalog, Product
-from daemon.parse import clean_line
+from daemon.header_text import clean_line
 from daemon.quotation import Quote, build_quote, money, render_quote
 from daemon.templating import RenderError, render, split_subject
 from daemon.types import Address, Classification, Extracted, GradeResult, Kind, Mail

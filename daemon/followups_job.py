@@ -41,7 +41,7 @@ from daemon.lock import StateLock
 from daemon.logs import kv
 from daemon.models import Buyer, BuyerAddress, Draft, DraftState, Event, Inquiry, Mailbox, \
     Message, utcnow
-from daemon.parse import clean_line
+from daemon.header_text import clean_line
 from daemon.review import ReviewBackend, review_backend
 from daemon.review_folder import body_digest
 from daemon.send import expected_sender

@@ -56,6 +56,7 @@ from email.message import Message
 import mailparser
 
 from daemon.errors import PermanentError
+from daemon.header_text import clean_line
 from daemon.html_text import html_to_text
 from daemon.types import Address, Attachment, DeliveryStatus, Mail, ParseLimits
 
@@ -322,10 +323,7 @@ def _decode_guess(data: bytes, hints: tuple[str, ...]) -> str:
 # ----------------------------------------------------------------------- RFC 2047
 
 _ENCODED_WORD = re.compile(rb"=\?([^?\s]*)\?([bBqQ])\?([^?\s]*)\?=")
-# Everything str.splitlines() splits on, and the rest of C0/C1, plus the BOM.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 _BODY_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]")
-_RUNS = re.compile(r"  +")
 
 
 def _word_bytes(encoding: bytes, text: bytes) -> bytes:
@@ -387,11 +385,6 @@ def _decode_header_text(raw: bytes, hints: tuple[str, ...] = ()) -> tuple[str, l
             notes.append("raw 8-bit bytes in a header")
         out.append(text)
     return clean_line("".join(out)), notes
-
-
-def clean_line(text: str) -> str:
-    """One line of text safe to copy into a header: no control or line-break chars."""
-    return _RUNS.sub(" ", _CONTROLS.sub(" ", text)).strip()
 
 
 def _clean_text(text: str) -> str:
