@@ -24,10 +24,8 @@ from daemon.models import (
     Inquiry,
     Message,
 )
+from daemon.record import ADDRESS_EVENTS
 
-# Events that change or explain an address's status (as `campaign address` shows them).
-ADDRESS_EVENTS = ("address_unsubscribed", "address_bounced", "address_active", "soft_bounce",
-                  "newsletter_failed")
 MAX_LIMIT = 1000
 
 

@@ -39,7 +39,7 @@ from daemon import newsletter as nl
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.draft import loop_marker
-from daemon.errors import ConfigError, PermanentError, TemporaryError, UsageError
+from daemon.errors import ConfigError, UsageError
 from daemon.models import (
     Buyer,
     BuyerAddress,
@@ -52,10 +52,11 @@ from daemon.models import (
     utcnow,
 )
 from daemon.newsletter import BuyerFacts, NewsletterMessage, Recipient, Segment
-from daemon.rulebook import toml_problem
-from daemon.send import SmtpConnection, SmtpUnavailable, UnknownOutcome, expected_sender
-from daemon.sweep import Pacer
 from daemon.queries import recent_automatic
+from daemon.record import ADDRESS_EVENTS
+from daemon.rulebook import toml_problem
+from daemon.send import SmtpConnection, SmtpUnavailable, attempt, expected_sender
+from daemon.sweep import Pacer
 from daemon.templating import environment, render
 
 log = logging.getLogger(__name__)
@@ -420,21 +421,12 @@ def _one(db: Database, smtp: SmtpConnection, campaign: Campaign, renderer: Rende
 
 def _deliver(db: Database, smtp: SmtpConnection, sender: str, item: _Item,
              data: bytes) -> tuple[str, str]:
-    try:
-        return "sent", smtp.send(sender, [item.address], data)
-    except SmtpUnavailable:
+    def release() -> None:
         with db.engine.begin() as conn:  # the conversation never began
             _set(conn, item.delivery_id, "sending", "pending")
-        raise
-    except UnknownOutcome as exc:
-        return "unknown", str(exc)
-    except TemporaryError as exc:
-        return "retry", str(exc)
-    except PermanentError as exc:
-        return "failed", str(exc)
-    except Exception as exc:  # noqa: BLE001 - a bug mid-send: it may have gone out
-        log.exception("event=newsletter_send_crashed delivery=%d", item.delivery_id)
-        return "unknown", f"sending stopped on an unexpected error: {exc!r}"
+
+    return attempt(lambda: smtp.send(sender, [item.address], data), release=release,
+                   what=f"delivery {item.delivery_id}")
 
 
 # The per-recipient statements run on a Core connection (engine.begin(): one transaction,
@@ -574,8 +566,6 @@ def campaign_job(settings: Settings, db: Database, stop: threading.Event) -> Non
 
 # -- a person's view and decision on one address ------------------------------------------------
 
-ADDRESS_EVENTS = ("address_unsubscribed", "address_bounced", "address_active", "soft_bounce",
-                  "newsletter_failed")
 
 
 def address_status(db: Database, address: str, status: str | None = None, *,

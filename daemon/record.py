@@ -19,6 +19,10 @@ from daemon.models import Buyer, BuyerAddress, Event, GradeChange, Inquiry, Mess
 from daemon.types import Extracted, Kind, Mail, Reason
 from daemon.understand import GRADED, Decision
 
+# Events that change or explain an address's status (buyers show, buyers address).
+ADDRESS_EVENTS = ("address_unsubscribed", "address_bounced", "address_active", "soft_bounce",
+                  "newsletter_failed")
+
 
 def record(session: Session, message: Message, mail: Mail, decision: Decision,
            now: datetime, addresses: newsletter.AddressRules | None = None,

@@ -21,6 +21,7 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
@@ -28,7 +29,11 @@ from typing import Any
 
 import imapclient
 from aiosmtplib import (
-    SMTP, SMTPAuthenticationError, SMTPDataError, SMTPException, SMTPResponseException,
+    SMTP,
+    SMTPAuthenticationError,
+    SMTPDataError,
+    SMTPException,
+    SMTPResponseException,
     SMTPServerDisconnected,
 )
 from imapclient.imapclient import SENT
@@ -311,3 +316,27 @@ def append_to_sent(settings: Settings, box: Mailbox, message_bytes: bytes,
     """File one copy in `box`'s Sent folder, flagged \\Seen; MailboxError/OSError on failure."""
     with SentFolder(settings, box) as folder:
         folder.append(message_bytes, when)
+
+
+def attempt(send: Callable[[], str], *, release: Callable[[], None],
+            what: str) -> tuple[str, str]:
+    """Run one claimed send: ("sent"|"retry"|"failed"|"unknown", the server's words).
+
+    SmtpUnavailable means the conversation never began: the claim is released and the
+    error raised, so the caller stops the whole run. Anything unexpected after the claim
+    may have gone out, so it ends "unknown", never retried.
+    """
+    try:
+        return "sent", send()
+    except SmtpUnavailable:
+        release()
+        raise
+    except UnknownOutcome as exc:
+        return "unknown", str(exc)
+    except TemporaryError as exc:
+        return "retry", str(exc)
+    except PermanentError as exc:
+        return "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug mid-send: it may have gone out
+        log.exception("event=send_crashed item=%s", what)
+        return "unknown", f"sending stopped on an unexpected error: {exc!r}"

@@ -133,7 +133,8 @@ class Service:
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
 
     def _schedule(self) -> None:
-        for i, trig in enumerate(poll_triggers(self.settings)):
+        triggers = poll_triggers(self.settings)
+        for i, trig in enumerate(triggers):
             self.scheduler.add_job(self.poll_job, trig, id=f"poll-{i}", name="poll")
         self.scheduler.add_job(
             sweep.sweep_job, IntervalTrigger(seconds=self.settings.schedule.review_sweep_seconds),
@@ -148,7 +149,7 @@ class Service:
         self.scheduler.add_job(  # the monthly A-grade list: sends once, from the 1st working day
             a_list_job.job, trigger(self.settings.schedule.reports, self.settings.schedule.tz),
             args=(self.settings, self.db, self.stop), id="a-list", name="monthly A-grade list")
-        if poll_was_missed(poll_triggers(self.settings), self._last_poll(), utcnow()):
+        if poll_was_missed(triggers, self._last_poll(), utcnow()):
             log.info("event=missed_poll action=poll_now")
             self.scheduler.add_job(self.poll_job, id="poll-at-start", name="poll")
 

@@ -20,18 +20,17 @@ from sqlalchemy.orm import Session
 from daemon import outbox
 from daemon.config import Mailbox, Settings
 from daemon.db import Database
-from daemon.errors import ConfigError, MailboxError, PermanentError, TemporaryError
+from daemon.errors import ConfigError, MailboxError
 from daemon.lock import StateLock
 from daemon.models import Draft, DraftState, utcnow
 from daemon.review import ReviewBackend, review_backends
 from daemon.review_folder import DRAFT_HEADER, ApprovedDraft, ReviewFileError
-
 from daemon.send import (
     SETTLE_SECONDS,
     SentFolder,
     SmtpConnection,
     SmtpUnavailable,
-    UnknownOutcome,
+    attempt,
     expected_sender,
 )
 
@@ -258,21 +257,14 @@ def _judge(settings: Settings, db: Database, review: ReviewBackend[Any],
 def _deliver(db: Database, smtp: SmtpConnection, approved: ApprovedDraft,
              verdict: Verdict) -> tuple[str, str]:
     """("sent"|"retry"|"failed"|"unknown", the server's words) for one claimed draft."""
-    try:
-        return "sent", smtp.send(verdict.sender, list(verdict.recipients), approved.message_bytes)
-    except SmtpUnavailable:
+
+    def release() -> None:
         with db.unit_of_work() as session:  # the conversation never began
             outbox.release_claim(session, approved.draft_id)
-        raise
-    except UnknownOutcome as exc:
-        return "unknown", str(exc)
-    except TemporaryError as exc:
-        return "retry", str(exc)
-    except PermanentError as exc:
-        return "failed", str(exc)
-    except Exception as exc:  # noqa: BLE001 - a bug mid-send: it may have gone out
-        log.exception("event=send_crashed draft=%s", approved.draft_id)
-        return "unknown", f"sending stopped on an unexpected error: {exc!r}"
+
+    return attempt(lambda: smtp.send(verdict.sender, list(verdict.recipients),
+                                     approved.message_bytes),
+                   release=release, what=f"draft {approved.draft_id}")
 
 
 def _record(session: Session, settings: Settings, approved: ApprovedDraft, verdict: Verdict,
