@@ -1,43 +1,32 @@
 #!/usr/bin/env python3
-"""Ingest benchmark: inquiryd's poll against a bare imapclient fetch of the same mail.
+"""Ingest: inquiryd's poll of 10,000 messages from Dovecot against a bare imapclient fetch.
 
-Run by hand, as root (the test Dovecot's mail must belong to the `dovecot` user):
+    .venv/bin/python -m bench --only ingest          # or: bench/ingest.py [N]
 
-    .venv/bin/python bench/ingest.py [N]        # N messages, default 10,000
+APPENDs N varied ~4.9 KiB inquiries (Received and DKIM headers, a text and an
+Outlook-style HTML part) to the test Dovecot (tests/servers/dovecot.py), then measures:
 
-Starts the test Dovecot (tests/servers/dovecot.py), APPENDs N varied ~4-5 KiB inquiries
-(headers of real mail: Received, DKIM; a text part and an HTML part), then measures,
-each in its own child process so that peak RSS belongs to one measurement:
-
-  (a) a bare fetch: imapclient, EXAMINE, BODY.PEEK[] in batches of 200, nothing kept;
-  (b) inquiryd's ingest: runner.poll on a fresh SQLite database in a temp dir (fetch,
-      store, parse), with the config's default batch size.
-
-It prints messages/s for each, their ratio, and peak RSS. Nothing here is a test:
-there are no thresholds, only figures.
+- floor: imapclient, EXAMINE, FETCH BODY.PEEK[] of them all in batches of 200, in memory;
+- inquiryd: `runner.poll` on a fresh SQLite database: fetch, store, then process each
+  message (parse, understand, record, draft the reply into the review folder).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import random
-import resource
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):  # run as a script: bench/ingest.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import Bench, Scenario, database, imap_desk, in_child, progress  # noqa: E402
+
+SCENARIO = Scenario("ingest", "ingest from Dovecot", "messages", 10_000, 50)
 FETCH_BATCH = 200
-PASSWORD_ENV = "BENCH_IMAP_PASSWORD"
 
 # -- realistic messages ----------------------------------------------------------------
 
@@ -125,75 +114,80 @@ def make_message(i: int, rng: random.Random) -> bytes:
     return (headers + body.replace("\r\n", "\n").replace("\n", "\r\n")).encode("utf-8")
 
 
-# -- measurements (each run in a child process) ---------------------------------------
-
-def rss_mib() -> float:
-    """Peak RSS of this process so far, in MiB (ru_maxrss is in KiB on Linux).
-
-    Linux carries ru_maxrss across exec, so a child never reports less than its parent
-    had when it forked; vm_hwm_mib() is the peak of this program's image alone.
-    """
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def vm_hwm_mib() -> float | None:
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
+# -- the measurements -------------------------------------------------------------------
+
+def measure(bench: Bench, count: int) -> tuple[dict[str, Any], dict[str, Any], str]:
+    server = bench.dovecot()
+    user = server.add_user("bench-ingest", "bench-ingest-password")
+    rng = random.Random(bench.seed)
+    sizes: list[int] = []
+
+    def messages() -> Iterator[bytes]:
+        # Made while APPENDed, never all held at once.
+        for i in range(count):
+            sizes.append(len(raw := make_message(i, rng)))
+            yield raw
+
+    progress(f"ingest: appending {count:,} messages to Dovecot")
+    server.append_many(user.name, "INBOX", messages())
+    params = {"work": str(bench.folder("ingest")), "count": count,
+              "accounts": [account(server, user, "sales", ["INBOX"])]}
+    floor = in_child("ingest", "floor", params)
+    ours = in_child("ingest", "inquiryd", params)
+    return floor, ours, note(floor, ours, count, sizes)
 
 
-def measure_fetch(host: str, port: int, user: str, password: str) -> dict[str, Any]:
+def account(server: Any, user: Any, name: str, folders: list[str]) -> dict[str, Any]:
+    return {"host": server.host, "port": server.port, "user": user.name,
+            "password": user.password, "name": name, "folders": folders}
+
+
+def note(floor: dict[str, Any], ours: dict[str, Any], count: int, sizes: list[int]) -> str:
+    store = ours["seconds"] - ours["process_seconds"]
+    ratio = (ours["items"] / store) / (floor["items"] / floor["seconds"])
+    text = (f"{sum(sizes) / len(sizes) / 1024:.1f} KiB average; fetch + store {store:.1f} s "
+            f"({ratio:.2f} of the floor's rate), processing {ours['process_seconds']:.1f} s; "
+            f"{ours['processed']:,} processed, {ours['failed']:,} failed or set aside")
+    if ours["items"] != count or ours["processed"] != count or ours["error"]:
+        text += f"; WARNING: expected {count:,} stored and processed (error: {ours['error']})"
+    return text
+
+
+def floor(params: dict[str, Any]) -> dict[str, Any]:
+    """imapclient: EXAMINE, FETCH BODY.PEEK[] in batches, every message held in memory."""
     from imapclient import IMAPClient
 
-    before = rss_mib()
+    (box,) = params["accounts"]
     began = time.perf_counter()
-    count = size = 0
-    with IMAPClient(host, port, ssl=False, timeout=60) as client:
-        client.login(user, password)
+    kept: list[bytes] = []
+    with IMAPClient(box["host"], box["port"], ssl=False, timeout=60) as client:
+        client.login(box["user"], box["password"])
         client.select_folder("INBOX", readonly=True)
         uids = sorted(client.search("ALL"))
         for start in range(0, len(uids), FETCH_BATCH):
             response = client.fetch(uids[start:start + FETCH_BATCH], ["BODY.PEEK[]"])
-            for data in response.values():
-                size += len(data[b"BODY[]"])
-                count += 1
-    return {"messages": count, "bytes": size, "seconds": time.perf_counter() - began,
-            "rss_before_mib": before, "rss_peak_mib": rss_mib(), "vm_hwm_mib": vm_hwm_mib()}
+            kept.extend(data[b"BODY[]"] for data in response.values())
+    return {"items": len(kept), "seconds": time.perf_counter() - began}
 
 
-def measure_ingest(host: str, port: int, user: str, password: str) -> dict[str, Any]:
-    from daemon import config, pipeline, runner
-    from daemon.db import Database
-    from tests.helpers import COMPANY
+def inquiryd(params: dict[str, Any]) -> dict[str, Any]:
+    """runner.poll on a fresh SQLite database: fetch, store, process every message."""
+    from daemon import pipeline, runner
 
-    with tempfile.TemporaryDirectory(prefix="inquiryd-bench-") as tmp:
-        path = Path(tmp) / "inquiryd.toml"
-        path.write_text(COMPANY + f'[[mailbox]]\nname = "sales"\nkind = "imap"\n'
-                        f'host = "{host}"\nport = {port}\ntls = "none"\nusername = "{user}"\n'
-                        f'password_env = "{PASSWORD_ENV}"\n[smtp]\nsender = "Sales <sales@bench.example>"\n[paths]\nstate = "{tmp}/state"\n'
-                        f'rules = "{ROOT / "rules"}"\ntemplates = "{ROOT / "templates"}"\n')
-        settings = config.load(path, environ={PASSWORD_ENV: password})
-        db = Database(settings.database_url)
-        db.upgrade()
-        phases: dict[str, float] = {}
-        pipeline.process_pending = _timed(pipeline.process_pending, phases, "process")
-        before = rss_mib()
-        began = time.perf_counter()
-        report = runner.poll(settings, db)
-        seconds = time.perf_counter() - began
-        (box,) = report.mailboxes
-        db_bytes = sum(f.stat().st_size for f in (Path(tmp) / "state").glob("inquiryd.db*"))
-        db.dispose()
-    return {"messages": box.stored, "processed": box.processed,
-            "quarantined": box.quarantined, "failed": box.failed, "error": box.error,
-            "seconds": seconds, "process_seconds": phases["process"],
-            "batch_size": settings.ingest.batch_size, "db_mib": db_bytes / 2**20,
-            "rss_before_mib": before, "rss_peak_mib": rss_mib(), "vm_hwm_mib": vm_hwm_mib()}
+    settings = imap_desk(Path(params["work"]), params["accounts"])
+    db = database(settings)
+    phases: dict[str, float] = {}
+    pipeline.process_pending = _timed(pipeline.process_pending, phases, "process")
+    began = time.perf_counter()
+    report = runner.poll(settings, db)
+    seconds = time.perf_counter() - began
+    db.dispose()
+    (box,) = report.mailboxes
+    return {"items": box.stored, "seconds": seconds, "process_seconds": phases["process"],
+            "processed": box.processed, "failed": box.failed + box.quarantined,
+            "error": box.error}
 
 
 def _timed(func: Callable[..., Any], into: dict[str, float], name: str) -> Callable[..., Any]:
@@ -206,103 +200,7 @@ def _timed(func: Callable[..., Any], into: dict[str, float], name: str) -> Calla
     return wrapper
 
 
-MEASURES = {"fetch": measure_fetch, "ingest": measure_ingest}
-
-
-def child(kind: str, host: str, port: int, user: str) -> None:
-    result = MEASURES[kind](host, port, user, os.environ[PASSWORD_ENV])
-    print(json.dumps(result))
-
-
-def in_child(kind: str, host: str, port: int, user: str, password: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--measure", kind, "--host", host, "--port", str(port),
-         "--user", user], cwd=ROOT, env={**os.environ, PASSWORD_ENV: password},
-        capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"the {kind} measurement failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-# -- the run ------------------------------------------------------------------------------
-
-def run(count: int, seed: int) -> None:
-    from tests.servers.dovecot import Dovecot
-
-    rng = random.Random(seed)
-    sizes: list[int] = []
-
-    def messages() -> Iterator[bytes]:
-        # Generated while APPENDed, never all held: this process stays small, and the
-        # children forked from it start from a small RSS (ru_maxrss survives exec).
-        for i in range(count):
-            raw = make_message(i, rng)
-            sizes.append(len(raw))
-            yield raw
-
-    with Dovecot() as server:
-        user = server.add_user("bench", "bench-password")
-        began = time.perf_counter()
-        server.append_many(user.name, "INBOX", messages())
-        appended = time.perf_counter() - began
-        total = sum(sizes)
-        version = subprocess.run(["dovecot", "--version"], capture_output=True, text=True
-                                 ).stdout.split()[0]
-        print(f"inquiryd ingest benchmark: {count:,} messages, {total / count / 1024:.1f} KiB "
-              f"average ({min(sizes) / 1024:.1f}-{max(sizes) / 1024:.1f} KiB), "
-              f"{total / 2**20:.1f} MiB in all; seed {seed}")
-        print(f"Dovecot {version}, Python {platform.python_version()}, "
-              f"{os.cpu_count()} CPUs; built and APPENDed in {appended:.1f} s "
-              f"({count / appended:,.0f} msg/s)\n")
-        fetch = in_child("fetch", server.host, server.port, user.name, user.password)
-        ingest = in_child("ingest", server.host, server.port, user.name, user.password)
-    report(fetch, ingest, count)
-
-
-def report(fetch: dict[str, Any], ingest: dict[str, Any], count: int) -> None:
-    rate_fetch = fetch["messages"] / fetch["seconds"]
-    rate_ingest = ingest["messages"] / ingest["seconds"]
-    store = ingest["seconds"] - ingest["process_seconds"]
-    rows = [
-        ("(a) bare imapclient fetch", fetch["messages"], fetch["seconds"], rate_fetch, fetch),
-        ("(b) inquiryd ingest (poll)", ingest["messages"], ingest["seconds"], rate_ingest, ingest),
-    ]
-    print(f"{'':32} {'messages':>9} {'seconds':>8} {'msg/s':>8} {'peak RSS':>9} "
-          f"{'at start':>9} {'VmHWM':>8}")
-    for label, n, seconds, rate, m in rows:
-        hwm = f"{m['vm_hwm_mib']:>6.0f} M" if m.get("vm_hwm_mib") else f"{'-':>8}"
-        print(f"{label:32} {n:>9,} {seconds:>8.2f} {rate:>8,.0f} "
-              f"{m['rss_peak_mib']:>7.0f} M {m['rss_before_mib']:>7.0f} M {hwm}")
-    print(f"{'    of which fetch + store':32} {'':>9} {store:>8.2f} {count / store:>8,.0f}")
-    print(f"{'    of which processing':32} {'':>9} {ingest['process_seconds']:>8.2f} "
-          f"{count / ingest['process_seconds']:>8,.0f}")
-    print(f"\nratio (b)/(a): {rate_ingest / rate_fetch:.3f}  (inquiryd ingests at "
-          f"{100 * rate_ingest / rate_fetch:.1f}% of the bare fetch rate; the fetch is "
-          f"{rate_fetch / rate_ingest:.1f}x faster)")
-    print(f"inquiryd: batch_size {ingest['batch_size']}, {ingest['processed']:,} processed, "
-          f"{ingest['quarantined']:,} quarantined, {ingest['failed']:,} failed, "
-          f"poll error: {ingest['error']}; SQLite database {ingest['db_mib']:.1f} MiB")
-    print("peak RSS and at start: getrusage ru_maxrss of the measuring child, before and "
-          "after its work;\nVmHWM: the same child's peak from /proc (not carried over "
-          "from the parent at fork)")
-    if ingest["messages"] != count or ingest["processed"] != count:
-        print(f"WARNING: expected {count:,} stored and processed")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("count", nargs="?", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=20261124)
-    parser.add_argument("--measure", choices=sorted(MEASURES), help=argparse.SUPPRESS)
-    parser.add_argument("--host", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--user", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.measure:
-        child(args.measure, args.host, args.port, args.user)
-    else:
-        run(args.count, args.seed)
-
-
 if __name__ == "__main__":
-    main()
+    from bench.run import script
+
+    script(SCENARIO.name)

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 
 from daemon.catalog import REGIONS, Catalog, Product
 from daemon.draft import AttachmentSpec, safe_filename
+from daemon.files import write_atomically
 from daemon.quotation import TIERS, tier_prices
 
 PROFILE = "company-profile.pdf"
@@ -188,7 +187,7 @@ def price_sheet_path(region: str, sources: Sources) -> Path:
     if path.is_file():
         return path
     data = generate_price_sheet(sources.catalog, region, sources.company_name)
-    _write_atomically(path, data)
+    write_atomically(path, data)
     for old in folder.glob(f"{region}-*.xlsx"):        # earlier catalogue versions
         if old != path:
             old.unlink(missing_ok=True)
@@ -203,19 +202,6 @@ def _sheet_key(sources: Sources, region: str) -> str:
     digest = hashlib.sha256(catalog_bytes)
     digest.update(f"\0{region}\0{sources.company_name}\0{SHEET_VERSION}".encode())
     return digest.hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename: a reader never sees half a sheet."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def generate_price_sheet(catalog: Catalog, region: str, company_name: str) -> bytes:
@@ -318,99 +304,3 @@ def _check_file(path: Path, limits: AttachmentLimits, what: str) -> list[str]:
     if magic and not head.startswith(magic):
         return [f"{path}: not a real {path.suffix.lower()} file (it starts with {head[:5]!r})"]
     return []
-
-
-# ------------------------------------------------------------------ sample files
-
-
-def minimal_pdf(title: str, lines: Sequence[str], *, box_caption: str = "") -> bytes:
-    """A small valid PDF (one A4 page per 48 lines, Helvetica, Latin-1 text).
-
-    Used to make the sample company's profile and e-samples; `box_caption` draws a framed
-    box where a product photo goes.
-    """
-    pages = [list(lines[i:i + 48]) for i in range(0, max(len(lines), 1), 48)]
-    objects: list[bytes] = [b"", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
-                            b"/Encoding /WinAnsiEncoding >>",
-                            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
-                            b"/Encoding /WinAnsiEncoding >>"]
-    kids = []
-    for number, page in enumerate(pages):
-        stream = _page_stream(title if number == 0 else "", page,
-                              box_caption if number == 0 else "")
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources "
-                       b"<< /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents %d 0 R >>"
-                       % len(objects))
-        kids.append(len(objects))
-    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
-    objects[1] = (b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % k for k in kids)
-                  + b"] /Count %d >>" % len(kids))
-    objects.append(b"<< /Title (" + _pdf_text(title) + b") /Producer (inquiryd) >>")
-    return _pdf_file(objects, info=len(objects))
-
-
-def _page_stream(title: str, lines: Sequence[str], box_caption: str) -> bytes:
-    parts = []
-    y = 790
-    if title:
-        parts.append(b"BT /F2 16 Tf 56 %d Td (%s) Tj ET" % (y, _pdf_text(title)))
-        y -= 30
-    if box_caption:
-        parts.append(b"0.6 G 56 %d 200 150 re S 0 G" % (y - 150))
-        parts.append(b"BT /F1 9 Tf 66 %d Td (%s) Tj ET" % (y - 80, _pdf_text(box_caption)))
-        y -= 170
-    body = b" T* ".join(b"(%s) Tj" % _pdf_text(line) for line in lines)
-    parts.append(b"BT /F1 11 Tf 14 TL 56 %d Td %s ET" % (y, body))
-    return b"\n".join(parts)
-
-
-def _pdf_text(text: str) -> bytes:
-    raw = text.encode("cp1252", "replace")
-    return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-
-
-def _pdf_file(objects: Sequence[bytes], *, info: int) -> bytes:
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, info, xref))
-    return bytes(out)
-
-
-def e_sample_pdf(product: Product, company_name: str) -> bytes:
-    """A sample e-sample: the product's data sheet (price left to the quotation)."""
-    lines = [f"Item: {product.sku}", f"Product: {product.name}", "",
-             *_wrapped("Specification: " + product.spec, 90),
-             f"Minimum order: {product.moq:,} {product.unit}",
-             f"Lead time: {product.lead_time_days or 30} days after deposit",
-             "Certificates: " + (", ".join(product.certifications) or "on request"),
-             "Price: see our quotation for your market", "",
-             "Samples: free for standard items, courier freight collect.", "",
-             company_name]
-    return minimal_pdf(f"E-sample {product.sku}: {product.name}", lines,
-                       box_caption="product photo")
-
-
-def profile_pdf(company: Any) -> bytes:
-    """A sample company profile from the [company] settings."""
-    fields = [("Founded", getattr(company, "founded", "") or ""),
-              ("Total assets", company.total_assets), ("Annual sales", company.annual_sales),
-              ("Awards", "; ".join(company.awards)), ("Contact", company.contact_person),
-              ("Telephone", company.telephone), ("Fax", company.fax),
-              ("Website", company.website), ("Address", company.address)]
-    lines = [f"{label}: {value}" for label, value in fields if value]
-    if company.strengths:
-        lines += ["", "Our strengths:", *(f"  - {s}" for s in company.strengths)]
-    return minimal_pdf(f"{company.name}: company profile", lines)
-
-
-def _wrapped(text: str, width: int) -> list[str]:
-    import textwrap
-    return textwrap.wrap(text, width, subsequent_indent="  ") or [""]

@@ -23,6 +23,7 @@ from daemon.models import (
     GradeChange,
     Inquiry,
     Message,
+    StageChange,
 )
 from daemon.record import ADDRESS_EVENTS
 
@@ -71,6 +72,7 @@ def buyer_history(session: Session, buyer: Buyer) -> dict[str, Any]:
                                 .order_by(Inquiry.created_at, Inquiry.id)).all()
     drafts = session.scalars(select(Draft).where(Draft.buyer_id == bid)
                              .order_by(Draft.created_at, Draft.id)).all()
+    moves = _stage_changes(session, [i.id for i in inquiries])
     data = buyer_summary(buyer)
     data["addresses"] = [{
         "address": a.address, "status": a.status, "added_at": _iso(a.created_at),
@@ -89,7 +91,8 @@ def buyer_history(session: Session, buyer: Buyer) -> dict[str, Any]:
                           "grade": i.grade, "products": _skus(i.products),
                           "stage": str(getattr(i.stage, "value", i.stage)),
                           "stage_changed_at": _iso(i.stage_changed_at),
-                          "reasons": list(i.reasons or [])}
+                          "reasons": list(i.reasons or []),
+                          "stage_changes": moves.get(i.id, [])}
                          for i in inquiries]
     data["drafts"] = [{"id": d.id, "kind": d.kind,
                        "state": str(getattr(d.state, "value", d.state)), "to": d.to_addr,
@@ -100,6 +103,19 @@ def buyer_history(session: Session, buyer: Buyer) -> dict[str, Any]:
                         "unanswered": buyer.followups_unanswered,
                         "last_at": _iso(buyer.last_followup_at)}
     return data
+
+
+def _stage_changes(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each inquiry's stage moves, oldest first: from, to, when, by whom and why."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    if not ids:
+        return found
+    for c in session.scalars(select(StageChange).where(StageChange.inquiry_id.in_(ids))
+                             .order_by(StageChange.at, StageChange.id)):
+        found.setdefault(c.inquiry_id, []).append({
+            "at": _iso(c.at), "from": c.from_stage, "to": c.to_stage, "by": c.by,
+            "reason": c.reason, "message_id": c.message_id, "draft_id": c.draft_id})
+    return found
 
 
 def _product_clause(session: Session, sku: str) -> ColumnElement[bool]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import meta
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from daemon import newsletter as nl
@@ -40,6 +40,7 @@ from daemon.config import Settings
 from daemon.db import Database
 from daemon.draft import loop_marker
 from daemon.errors import ConfigError, UsageError
+from daemon.leases import ME, live_instances
 from daemon.models import (
     Buyer,
     BuyerAddress,
@@ -275,10 +276,13 @@ class _Item:
     skip: str
 
 
-def recover(session: Session, now: datetime | None = None) -> int:
-    """Deliveries a dead process left `sending` -> unknown; how many."""
+def recover(session: Session, live: frozenset[str] = frozenset({ME})) -> int:
+    """Deliveries a process that is no longer live left `sending` -> unknown; how many.
+    A delivery another live instance is sending (`live`) is left to it."""
     result = session.execute(
-        update(Delivery).where(Delivery.state == "sending")
+        update(Delivery).where(Delivery.state == "sending",
+                               or_(Delivery.sending_by.is_(None),
+                                   Delivery.sending_by.not_in(sorted(live))))
         .values(state="unknown", error="the process stopped while sending it: it may or may "
                                        "not have been delivered; it is not sent again")
         .execution_options(synchronize_session=False))
@@ -296,7 +300,7 @@ def send_campaign(settings: Settings, db: Database, name: str,
     secret = unsubscribe_secret(settings.paths.state)
     report = SendReport(name)
     with db.unit_of_work() as session:
-        report.recovered_unknown = recover(session)
+        report.recovered_unknown = recover(session, live_instances(db) | {ME})
         campaign = prepare(session, cf)
     pacer = _SharedPacer(settings.sending.per_minute) if throttle else None
     work: queue.Queue[_Item | None] = queue.Queue(maxsize=4 * BATCH)
@@ -411,7 +415,8 @@ def _one(db: Database, smtp: SmtpConnection, campaign: Campaign, renderer: Rende
     recipient = Recipient(item.address, item.name, mid, nl.make_token(secret, item.address_id))
     data = renderer.bytes_for(recipient, item.buyer)
     with db.engine.begin() as conn:  # committed before SMTP: a kill now leaves it `sending`
-        if not _set(conn, item.delivery_id, "pending", "sending", outgoing_message_id=mid):
+        if not _set(conn, item.delivery_id, "pending", "sending", outgoing_message_id=mid,
+                    sending_by=ME):
             return ""  # no longer pending
     outcome, words = _deliver(db, smtp, renderer.sender, item, data)
     with db.engine.begin() as conn:

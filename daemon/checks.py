@@ -15,13 +15,7 @@ from daemon.templating import check_templates
 def run_checks(settings: Settings, *, offline: bool) -> tuple[list[str], list[str]]:
     """Return (problems, notes); no problems means everything checked is usable."""
     notes = [f"config {settings.source}: ok"]
-    problems = check_rules(settings.paths.rules) + check_templates(settings.paths.templates)
-    if not problems:
-        problems += _render_checks(settings)
-    try:
-        check_tls_policy(settings)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
+    problems = file_problems(settings)
     if not problems:
         notes.append(f"rules {settings.paths.rules}, templates {settings.paths.templates} "
                      "and attachments: ok")
@@ -40,6 +34,21 @@ def run_checks(settings: Settings, *, offline: bool) -> tuple[list[str], list[st
     if not problem:
         notes.append(f"smtp {settings.smtp.host}: logged in")
     return problems, notes
+
+
+def file_problems(settings: Settings) -> list[str]:
+    """Mistakes in rules, templates, attachments and the TLS policy; nothing logs in."""
+    from daemon.samples_record import check_policy
+
+    problems = (check_rules(settings.paths.rules) + check_policy(settings.paths.rules)
+                + check_templates(settings.paths.templates))
+    if not problems:
+        problems += _render_checks(settings)
+    try:
+        check_tls_policy(settings)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    return problems
 
 
 def _render_checks(settings: Settings) -> list[str]:

@@ -90,17 +90,33 @@ def check(ctx: Context, offline: bool) -> None:
 
 
 @cli.command()
+@click.option("--offline", is_flag=True, help="Do not log in to IMAP and SMTP.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def doctor(ctx: Context, offline: bool, as_json: bool) -> None:
+    """First checks of an install, each OK or with its fix; exit 1 when one fails."""
+    from daemon.doctor import diagnose
+    from daemon.views import print_doctor
+
+    report = diagnose(ctx["config"], offline=offline)
+    _echo_json(report.as_dict()) if as_json else print_doctor(report)
+    if report.exit_code:
+        raise click.exceptions.Exit(report.exit_code)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def status(ctx: Context, as_json: bool) -> None:
-    """Last polls, messages and drafts by state, failures and quarantine."""
+    """Polls per mailbox (last, next, health), messages and drafts by state, unknown
+    sends, failures, quarantine, follow-ups due today."""
     from daemon import queries
     from daemon.views import print_status
 
     db = ctx.database()
     db.ensure_schema()
     with db.unit_of_work() as session:
-        report = queries.status(session)
+        report = queries.status(session, ctx.settings(require_secrets=False))
     _echo_json(report) if as_json else print_status(report)
 
 
@@ -241,10 +257,17 @@ def drafts_resolve(ctx: Context, draft_id: str, decision: str) -> None:
 def _add_command_groups() -> None:
     # Command groups that live beside the code they drive.
     from daemon.cli_buyers import register_buyer_commands
+    from daemon import cli_deal_documents  # noqa: F401  (adds its commands to `deals`)
     from daemon.cli_campaign import campaign, campaign_address
+    from daemon.cli_deals import deals
     from daemon.cli_followups import followups
     from daemon.cli_report import report
+    from daemon.cli_rfqs import rfqs
+    from daemon.cli_samples import samples
 
+    cli.add_command(deals)
+    cli.add_command(samples)
+    cli.add_command(rfqs)
     cli.add_command(followups)
     cli.add_command(campaign)
     cli.add_command(report)

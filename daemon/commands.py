@@ -14,7 +14,7 @@ from daemon import pipeline, record, rulebook, runner
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.errors import UsageError
-from daemon.lock import StateLock
+from daemon.instance import running
 from daemon.models import Buyer, BuyerAddress, Message
 
 
@@ -32,15 +32,13 @@ def stoppable() -> Iterator[threading.Event]:
 
 
 def poll_once(settings: Settings, db: Database) -> runner.PollReport:
-    with StateLock(settings.paths.state, "poll"), stoppable() as stop:
-        db.ensure_schema()
+    with running(settings, db, "poll"), stoppable() as stop:
         return runner.poll(settings, db, stop)
 
 
 def reprocess_messages(settings: Settings, db: Database, ids: Sequence[str], *,
                        all_failed: bool) -> int:
-    with StateLock(settings.paths.state, "reprocess"), stoppable() as stop:
-        db.ensure_schema()
+    with running(settings, db, "reprocess"), stoppable() as stop:
         numbers = _message_numbers(db, ids)
         count = pipeline.reprocess(db, numbers, all_failed=all_failed)
         stages = pipeline.default_stages(settings, rulebook.load(settings.paths.rules))

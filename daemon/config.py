@@ -76,6 +76,13 @@ class Company(_Section):
     strengths: tuple[str, ...] = ()
     own_domains: tuple[str, ...] = ()
     sales_manager: str = ""  # "Name <email>": gets the monthly A-grade list (a_list_job.py)
+    # Deal terms stated by confirmation letters, PIs and contracts where the buyer agreed
+    # nothing else (daemon/deal_terms.py); "" or none: inquiryd's usual terms.
+    payment_terms: str = ""
+    packaging: str = ""
+    port: str = ""                                   # port of loading, e.g. "Ningbo"
+    lead_time_days: int | None = Field(default=None, ge=1, le=365)
+    bank: tuple[str, ...] = ()                       # the bank lines a PI carries
 
     @field_validator("sales_manager")
     @classmethod
@@ -106,6 +113,9 @@ class Mailbox(_Section):
     path: Path | None = None
     timeout_seconds: float = Field(default=60.0, gt=0)
     sender: str = ""
+    # The [[salesperson]] who reads this mailbox: the new buyers who write to it are
+    # theirs, and replies to their buyers leave from this mailbox's sender address.
+    salesperson: str = ""
 
     @model_validator(mode="after")
     def _complete(self) -> Mailbox:
@@ -209,6 +219,9 @@ class Database(_Section):
     """SQLite under state/ by default; PostgreSQL by URL."""
 
     url: str = ""
+    # Instances sharing a PostgreSQL database renew their leases every third of this; a
+    # stopped instance's polls, messages and jobs are taken over once it has passed.
+    lease_seconds: int = Field(default=60, ge=10, le=3600)
 
     @field_validator("url")
     @classmethod
@@ -261,6 +274,7 @@ class Salesperson(_Section):
     review_path: Path | None = None  # default: <review path>/<name>
     absent: tuple[tuple[date, date], ...] = ()  # [["2026-12-20", "2027-01-05"], ...]
     covered_by: str = ""  # the colleague who reviews their drafts while they are away
+    signature: str = ""  # the end of their drafts (several lines); default: their name
 
     @field_validator("absent")
     @classmethod
@@ -280,8 +294,21 @@ class Owners(_Section):
 
 
 def owner_problems(settings: Settings, path: Path) -> list[str]:
-    """Names in [owners] and covered_by that are no [[salesperson]], repeated names."""
+    """Names in [owners], covered_by and mailbox.salesperson that are no [[salesperson]],
+    repeated names, and two mailboxes for one salesperson."""
     people = [p.name for p in settings.salesperson]
+    readers = [b.salesperson for b in settings.mailbox if b.salesperson]
+    problems = [f"{path}: mailbox[{i}].salesperson: no salesperson named {b.salesperson!r} "
+                f"(add a [[salesperson]] with name = {b.salesperson!r})"
+                for i, b in enumerate(settings.mailbox)
+                if b.salesperson and b.salesperson not in people]
+    problems += [f"{path}: mailbox: salesperson {n!r} reads two mailboxes; replies to their "
+                 "buyers could leave from either: give each salesperson one"
+                 for n in sorted({n for n in readers if readers.count(n) > 1})]
+    return problems + _owner_name_problems(settings, path, people)
+
+
+def _owner_name_problems(settings: Settings, path: Path, people: list[str]) -> list[str]:
     owners = settings.owners
     named = [*(("by_region", k, v) for k, v in owners.by_region.items()),
              *(("by_product", k, v) for k, v in owners.by_product.items())]
@@ -346,9 +373,33 @@ class Settings(_Section):
             return self.database.url
         return f"sqlite:///{self.paths.state / 'inquiryd.db'}"
 
+    def salesperson_mailbox(self, name: str) -> Mailbox | None:
+        """The mailbox `name` reads (mailbox.salesperson), if any."""
+        return next((b for b in self.mailbox if name and b.salesperson == name), None)
+
+    def reply_mailbox(self, owner: str, came_to: str) -> str:
+        """The mailbox our mail to a buyer leaves from: their owner's own mailbox when
+        the owner reads one (same buyer, same salesperson, same address), else the one
+        the buyer's mail came to ('' for none: smtp.sender)."""
+        owned = self.salesperson_mailbox(owner)
+        return owned.name if owned else came_to
+
+    def person(self, name: str) -> Salesperson | None:
+        return next((p for p in self.salesperson if p.name == name), None)
+
     @property
     def review_path(self) -> Path:
         return self.review.path or self.paths.state / "review"
+
+    @property
+    def review_paths(self) -> list[Path]:
+        """Every review folder: the shared one, then each salesperson's (once each)."""
+        paths = [self.review_path]
+        for person in self.salesperson:
+            path = self.salesperson_review_path(person.name)
+            if path not in paths:
+                paths.append(path)
+        return paths
 
     def salesperson_review_path(self, name: str) -> Path:
         """The review folder of one salesperson (the shared one for an unknown name)."""

@@ -8,7 +8,7 @@ works by URL. The schema is owned by the Alembic migrations in daemon/migrations
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +27,27 @@ from daemon.errors import ConfigError, TemporaryError
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def after_commit(session: Session, committed: Callable[[], None],
+                 rolled_back: Callable[[], None]) -> None:
+    """Run `committed` once the unit of work's transaction is committed, `rolled_back`
+    if it is rolled back instead: for what must follow the database, not lead it (a
+    draft becomes visible to reviewers only once its row exists)."""
+    session.info.setdefault(_HOOKS, []).append((committed, rolled_back))
+
+
+_HOOKS = "inquiryd.after_commit"
+
+
+def _run_hooks(session: Session, *, committed: bool) -> None:
+    # The transaction's outcome is settled: a failing action is logged, never raised,
+    # or a committed message would be counted as failed and handled twice.
+    for done, undone in session.info.pop(_HOOKS, []):
+        try:
+            (done if committed else undone)()
+        except Exception:  # noqa: BLE001 - see above; the sweep finishes what is left
+            log.exception("event=after_commit_failed committed=%s", committed)
 
 
 def make_engine(url: str) -> Engine:
@@ -71,14 +92,21 @@ class Database:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        """A session that commits when the block ends normally and rolls back otherwise."""
+        """A session that commits when the block ends normally and rolls back otherwise.
+
+        What `after_commit` attached runs once the outcome is known: its first action
+        after the commit, its second after a rollback.
+        """
         session = self._sessions()
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
+            _run_hooks(session, committed=False)
             raise
+        else:
+            _run_hooks(session, committed=True)
         finally:
             session.close()
 
@@ -132,3 +160,11 @@ def open_database(url: str) -> Database:
         return Database(url)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for bad URLs
         raise ConfigError(f"database.url: cannot open {url!r}: {exc}") from None
+
+
+def advisory_lock(session: Session, key: str) -> None:
+    """Serialise with other instances on `key` until this transaction ends (PostgreSQL's
+    transaction-level advisory lock); nothing to do on SQLite, which has one instance."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                        {"key": key})

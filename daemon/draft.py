@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
     from daemon.config import Company
+    from daemon.negotiation import Plan
 
 DRAFTED_KINDS = frozenset({Kind.INQUIRY, Kind.PLATFORM, Kind.REPLY})
 MAX_SUBJECT = 200                 # characters; a longer subject is a pasted message body
@@ -270,8 +271,12 @@ def matched_products(extracted: Extracted, catalog: Catalog) -> list[Product]:
 def compose(decision: DecisionLike, mail: Mail, *, settings_company: Company, sender: str,
             buyer: BuyerView, catalog: Catalog, env: SandboxedEnvironment, today: date,
             draft_id: str, message_id_domain: str,
-            validity_days: int = 30) -> ComposedDraft | None:
+            validity_days: int = 30, plan: Plan | None = None,
+            signature: str = "") -> ComposedDraft | None:
     """The reply to `mail`, rendered; None when no reply may be drafted (`skip_reason`).
+
+    `plan` answers a reply inside one of our threads (daemon.negotiation): its template,
+    products, attachments, answers and the quoted thread.
 
     Raises RenderError (a ConfigError naming template file and line) when a template is
     broken, and ValueError for a malformed `sender`, `draft_id` or `message_id_domain`.
@@ -280,21 +285,25 @@ def compose(decision: DecisionLike, mail: Mail, *, settings_company: Company, se
     if skip_reason(decision, mail, own_domains=own) is not None:
         return None
     message_id = make_message_id(draft_id, message_id_domain)
-    variant = choose_variant(decision)
+    variant = plan.variant if plan else choose_variant(decision)
     name = _pick_template(env, decision.extracted.language, variant)
     lang = language.language_of(name)
     region = buyer.region or decision.region
-    products = matched_products(decision.extracted, catalog)
+    products = list(plan.products) if plan else matched_products(decision.extracted, catalog)
     quote = build_quote(decision.extracted.products, catalog, decision.extracted, region,
                         today=today, validity_days=validity_days)
     attachments = choose_attachments(
         grade=grade_letter(decision), requests=decision.extracted.requests, products=products,
         region=region, first_contact=buyer.inquiries == 0,
         company_name=settings_company.name, today=today)
+    if plan:
+        attachments = tuple(a for a in attachments
+                            if plan.keeps(a.kind, decision.extracted.requests))
     context = template_context(
         decision, mail, company=settings_company, sender=sender, buyer=buyer,
         products=products, quote=quote, lang=lang, variant=variant, region=region,
-        attachments=attachments, today=today)
+        attachments=attachments, today=today, signature=signature,
+    ) | (plan.template_names(mail) if plan else {})
     subject, body = _render(env, name, context)
     platform = decision.classification.platform if variant == "platform" else None
     draft = ComposedDraft(
@@ -307,7 +316,7 @@ def compose(decision: DecisionLike, mail: Mail, *, settings_company: Company, se
         platform_reply_url=clean_line(platform.reply_url) if platform else "")
     return dataclasses.replace(draft, context=reviewer_context(
         draft, decision, mail, buyer=buyer, products=products, quote=quote, region=region,
-        draft_id=draft_id))
+        draft_id=draft_id) + (plan.reviewer_lines() if plan else ""))
 
 
 def _pick_template(env: SandboxedEnvironment, lang_tag: str, variant: str) -> str:
@@ -407,7 +416,8 @@ def note_problems(draft: ComposedDraft, problems: Sequence[str]) -> ComposedDraf
 def template_context(decision: DecisionLike, mail: Mail, *, company: Company, sender: str,
                      buyer: BuyerView, products: Sequence[Product], quote: Quote | None,
                      lang: str, variant: str, region: str,
-                     attachments: Sequence[AttachmentSpec], today: date) -> dict[str, Any]:
+                     attachments: Sequence[AttachmentSpec], today: date,
+                     signature: str = "") -> dict[str, Any]:
     """The names a reply template gets (templates/README.md lists them all).
 
     Plain dicts, strings and lists, so templates need no method calls. `grade` is here
@@ -422,7 +432,7 @@ def template_context(decision: DecisionLike, mail: Mail, *, company: Company, se
         "today": today.isoformat(),
         "reply_subject": reply_subject(mail.subject, language.subject_fallback(lang)),
         "company": _company_view(company, me, today),
-        "sender": {"name": me.name, "email": me.email},
+        "sender": {"name": me.name, "email": me.email, "signature": signature.strip()},
         "buyer": _buyer_view(buyer, ex, mail, decision),
         "inquiry": _inquiry_view(ex, mail),
         "grade": {"letter": grade_letter(decision),
@@ -439,6 +449,7 @@ def template_context(decision: DecisionLike, mail: Mail, *, company: Company, se
         "has_profile": "profile" in kinds, "has_price_sheet": "price_sheet" in kinds,
         "has_e_samples": "e_sample" in kinds,
         "platform": _platform_view(platform) if platform is not None else None,
+        "thread": None,             # the quoted thread of a reply in one of our threads
     }
 
 
@@ -750,7 +761,9 @@ def sample_contexts(company: Company, catalog: Catalog, *, today: date,
                 extracted.country, buyer.region)
             contexts.append(_sample_context(decision, extracted, who, sender, buyer, catalog,
                                             variant, today))
-    return contexts
+    from daemon.negotiation import check_contexts  # replies inside one of our threads
+
+    return contexts + check_contexts(contexts, catalog)
 
 
 def _sample_context(decision: _SampleDecision, extracted: Extracted, company: Any, sender: str,

@@ -1,9 +1,10 @@
 """The draft step of the pipeline (I/O): compose the reply, attach files, write it for review.
 
 Runs inside the message's unit of work, after understanding was recorded. The draft row
-is flushed before the file is written, so a failure to write rolls the row back; a
-crash after the write but before the commit leaves a file whose id the database does
-not know, which the sweep refuses to send (moved to failed/ with the reason).
+is added before the file is written, so a failure to write rolls the row back; the file
+is written staged and shows in pending only once the row is committed
+(review.write_for_review), so a process killed in between never leaves a reviewer two
+drafts for one message: the sweep discards the stage and the message is drafted again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from daemon import attachments, outbox, owners
+from daemon import attachments, deals_record, negotiation, outbox, owners
 from daemon.config import Settings
 from daemon.draft import (
     BuyerView,
@@ -31,11 +32,11 @@ from daemon.draft import (
 )
 from daemon.logs import kv
 from daemon.models import Buyer, Draft, DraftState, Event, Inquiry, Mailbox, Message
-from daemon.review import ReviewBackend
+from daemon.review import ReviewBackend, write_for_review
 from daemon.review_folder import ReviewFolder, body_digest
 from daemon.rules import Rulebook
 from daemon.send import expected_sender
-from daemon.types import Mail
+from daemon.types import Kind, Mail
 from daemon.understand import Decision
 
 log = logging.getLogger(__name__)
@@ -58,16 +59,20 @@ class Drafter:
         if why_not is not None:
             log.debug("event=no_draft message=%d reason=%s", message.id, kv(why_not))
             return None
-        mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
-        sender = expected_sender(self.settings, mailbox.name if mailbox else "")
+        box_name, signature = self._from_whom(session, message)
+        sender = expected_sender(self.settings, box_name)
         draft_id = f"d{now:%Y%m%d}-{secrets.token_hex(4)}"
         today = now.astimezone(self.settings.schedule.tz).date()
+        plan = self._thread_plan(session, message, mail, decision, buyer)
         composed = compose(decision, mail, settings_company=self.settings.company,
                            sender=sender, buyer=buyer,
                            catalog=self.book.catalog, env=self.env, today=today,
-                           draft_id=draft_id, message_id_domain=_domain(sender))
+                           draft_id=draft_id, message_id_domain=_domain(sender), plan=plan,
+                           signature=signature)
         if composed is None:
             return None
+        # An answer in a thread belongs to the deal the buyer answers.
+        inquiry_id = plan.thread.inquiry_id if plan else (inquiry.id if inquiry else None)
         sending = self.settings.sending
         limits = attachments.AttachmentLimits(sending.max_attachment_bytes,
                                               sending.max_attachments_total_bytes)
@@ -84,20 +89,45 @@ class Drafter:
                                           buyer_label=label, when=now)
         outbox.record_draft(session, draft_id, "reply", composed.to.email, composed.subject,
                             composed.message_id, file_name, buyer_id=message.buyer_id,
-                            inquiry_id=inquiry.id if inquiry else None,
-                            in_reply_to_message=message.id,
-                            mailbox_name=mailbox.name if mailbox else "",
+                            inquiry_id=inquiry_id, in_reply_to_message=message.id,
+                            mailbox_name=box_name,
                             body_sha256=body_digest(email))
         session.add(Event(name="draft_attachments", draft_id=draft_id, buyer_id=message.buyer_id,
                           data={"files": [{"name": a.filename, "sha256": a.sha256}
                                           for a in loaded],
                                 "template": composed.template, "language": composed.language}))
-        written = review.write_pending(draft_id, email, composed.context,
-                                            grade=composed.grade or "-", buyer_label=label,
-                                            when=now)
-        log.info("event=draft_written draft=%s message=%d grade=%s file=%s", draft_id,
-                 message.id, composed.grade or "-", kv(written))
+        written = write_for_review(session, review, draft_id, email, composed.context,
+                                   grade=composed.grade or "-", buyer_label=label, when=now)
+        log.info("event=draft_written draft=%s message=%d grade=%s template=%s file=%s",
+                 draft_id, message.id, composed.grade or "-", composed.variant, kv(written))
         return draft_id
+
+    def _from_whom(self, session: Session, message: Message) -> tuple[str, str]:
+        """(the mailbox the reply leaves from, the signature): the buyer's owner's own
+        mailbox and signature when they read one (same buyer, same salesperson, same
+        address), else the mailbox the mail came to."""
+        mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+        buyer = session.get(Buyer, message.buyer_id) if message.buyer_id else None
+        owner = buyer.owner if buyer is not None else ""
+        name = self.settings.reply_mailbox(owner, mailbox.name if mailbox else "")
+        box = next((b for b in self.settings.mailbox if b.name == name), None)
+        person = self.settings.person(owner or (box.salesperson if box else ""))
+        return name, (person.signature if person else "")
+
+    def _thread_plan(self, session: Session, message: Message, mail: Mail, decision: Decision,
+                     buyer: BuyerView) -> negotiation.Plan | None:
+        """How to answer a buyer's mail inside one of their deals' threads (the deal
+        recording continued); None outside one, or in a won or lost deal's thread."""
+        if decision.classification.kind not in (Kind.REPLY, Kind.INQUIRY) or not message.buyer_id:
+            return None
+        found = deals_record.continued_deal(session, message.buyer_id, mail)
+        if found is None:
+            return None
+        deal, ours = found
+        thread = negotiation.Thread.of(deal.id, str(deal.stage), deal.products, deal.terms,
+                                       ours.id)
+        return negotiation.plan(thread, decision.extracted, mail, self.book.catalog,
+                                buyer.region or decision.region)
 
     def _reviewer(self, session: Session, message: Message,
                   today: date) -> tuple[ReviewBackend[Any], str]:

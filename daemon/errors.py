@@ -42,3 +42,7 @@ class MailboxError(TemporaryError, ConnectionError):
 
 class LockedError(InquirydError):
     """Another inquiryd process holds the state lock."""
+
+    def __init__(self, message: str, holder: str = ""):
+        super().__init__(message)
+        self.holder = holder

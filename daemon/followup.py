@@ -8,6 +8,13 @@ gets none when their status says so (won, lost, unsubscribed, bounced, do-not-co
 dormant ...), when every address of theirs is unsubscribed or bounced, when a follow-up
 of theirs already waits for review, or when `max_unanswered` went unanswered (dormant).
 
+What a follow-up says follows the deal's stage (`situation`): after a quotation it asks
+about the quotation, in `sample` about the samples, for a confirmed deal about the
+order. A physical sample on its way (table samples, with an expected arrival date and
+not yet asked about) takes the place of the next follow-up: it is due
+`sample_arrival_days` after the expected date and asks whether the sample arrived and
+what the buyer thinks of it; once asked, later ones speak of the sample sent.
+
 A date that falls on the buyer's weekend (Friday-Saturday in the Gulf, Saturday-Sunday
 elsewhere: the `[[weekend]]` entries) or in one of the seller's `[[blackout]]` periods
 (Chinese New Year ...) moves to the next allowed day; it is never dropped. Dates are
@@ -18,7 +25,7 @@ reasons in words a salesperson reads.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -35,7 +42,8 @@ CLOSED_STAGES = frozenset({"won", "lost", "dormant"})
 # Buyer statuses that never get a follow-up unless followups.toml says otherwise.
 DEFAULT_STOP = ("won", "lost", "customer", "unsubscribed", "bounced", "do-not-contact",
                 "dormant")
-_LIMIT_KEYS = {"open_inquiry_days", "max_unanswered", "stop_statuses", "default_weekend"}
+_LIMIT_KEYS = {"open_inquiry_days", "max_unanswered", "stop_statuses", "default_weekend",
+               "sample_arrival_days"}
 _MAX_MOVE_DAYS = 400   # a date that cannot move into an allowed day within this is a rules bug
 
 
@@ -80,6 +88,7 @@ class FollowupRules:
     max_unanswered: int = 6
     stop_statuses: frozenset[str] = frozenset(DEFAULT_STOP)
     default_weekend: frozenset[int] = frozenset({5, 6})
+    sample_arrival_days: int = 1
     weekends: tuple[Weekend, ...] = ()
     blackouts: tuple[Blackout, ...] = ()
 
@@ -150,6 +159,8 @@ class BuyerState:
     unanswered: int = 0                 # follow-ups sent since the buyer last wrote
     open_stage: str = ""                # stage of the newest open inquiry ('' = none)
     asked_sample: bool = False          # the newest open inquiry asked for samples
+    sample_sent: bool = False           # a physical sample went out for an open inquiry
+    sample_expected: date | None = None  # when the first one not yet asked about arrives
     reachable: bool = True              # at least one address neither bounced nor unsubscribed
     pending_followup: bool = False      # a follow-up draft waits for review or sending
     label: str = ""
@@ -164,6 +175,7 @@ class Next:
     reasons: tuple[Reason, ...]
     scheduled: date | None = None       # before weekends and blackouts moved it
     stop: str = ""                      # why none: the rule's name ('' when one is due)
+    situation: str = ""                 # what it is about (see `situation`)
 
     @property
     def dormant(self) -> bool:
@@ -186,7 +198,14 @@ class Due:
 
 
 def situation(buyer: BuyerState) -> str:
-    """What the follow-up is about: 'sample', 'quoted' or '' (keeping in touch)."""
+    """What a follow-up on the cadence is about: 'order' (confirmed or under contract),
+    'sample_sent' (a physical sample went out), 'sample' (asked for), 'quoted' (silent
+    after our quotation) or '' (keeping in touch). A sample's arrival follow-up is
+    'sample_arrival' (next_followup decides that one)."""
+    if buyer.open_stage in ("confirmed", "contract"):
+        return "order"
+    if buyer.sample_sent:
+        return "sample_sent"
     if buyer.open_stage == "sample" or (buyer.asked_sample and buyer.open_stage in
                                         ("new", "quoted", "negotiating")):
         return "sample"
@@ -204,13 +223,25 @@ def next_followup(buyer: BuyerState, rules: FollowupRules, *,
         return Next(None, step, (stop,), stop=stop.rule)
     assert buyer.grade is not None or buyer.open_stage
     anchor = buyer.last_contact or buyer.created or today or date.today()
-    days, reasons = _interval(buyer, rules, step, anchor)
-    scheduled = anchor + timedelta(days=days)
+    if buyer.sample_expected is not None:
+        scheduled, reasons = _sample_arrival(buyer.sample_expected, rules)
+        about = "sample_arrival"
+    else:
+        days, reasons = _interval(buyer, rules, step, anchor)
+        scheduled, about = anchor + timedelta(days=days), situation(buyer)
     start = max(scheduled, today) if today else scheduled
     if today and scheduled < today:
         reasons.append(Reason("overdue", f"was due {scheduled}: due today"))
     when, moved = rules.working_day(start, buyer.country)
-    return Next(when, step, (*reasons, *moved), scheduled=scheduled)
+    return Next(when, step, (*reasons, *moved), scheduled=scheduled, situation=about)
+
+
+def _sample_arrival(expected: date, rules: FollowupRules) -> tuple[date, list[Reason]]:
+    days = rules.sample_arrival_days
+    return expected + timedelta(days=days), [Reason(
+        "sample-arrival", f"a sample was expected to arrive on {expected}: {days} day"
+                          f"{'s' if days != 1 else ''} later, ask whether it arrived and "
+                          f"what the buyer thinks of it (asked once)")]
 
 
 def _stop_reason(buyer: BuyerState, rules: FollowupRules) -> Reason | None:
@@ -269,8 +300,10 @@ def _projected(buyer: BuyerState, rules: FollowupRules, today: date,
         if nxt.when is None or nxt.when > until or nxt.scheduled is None:
             break
         found.append(Due(buyer.buyer_id, buyer.label, buyer.grade or "-", nxt.step, nxt.when,
-                         nxt.scheduled, nxt.scheduled < today, situation(buyer), nxt.reasons))
-        state = replace(state, last_contact=nxt.when, unanswered=state.unanswered + 1)
+                         nxt.scheduled, nxt.scheduled < today, nxt.situation, nxt.reasons))
+        arrival = nxt.situation == "sample_arrival"   # asked once: later ones are on cadence
+        state = replace(state, last_contact=nxt.when, unanswered=state.unanswered + 1,
+                        sample_expected=None, sample_sent=state.sample_sent or arrival)
         today = nxt.when + timedelta(days=1)
     return found
 
@@ -360,7 +393,8 @@ def _limits(data: Any, where: str, problems: list[str]) -> dict[str, Any]:
         return {}
     problems += [f"{where}: unknown key '{k}'" for k in sorted(set(data) - _LIMIT_KEYS)]
     out: dict[str, Any] = {}
-    for key, low, high in (("open_inquiry_days", 1, 366), ("max_unanswered", 1, 100)):
+    for key, low, high in (("open_inquiry_days", 1, 366), ("max_unanswered", 1, 100),
+                           ("sample_arrival_days", 0, 60)):
         if key in data:
             value = data[key]
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -378,6 +412,3 @@ def _limits(data: Any, where: str, problems: list[str]) -> dict[str, Any]:
                                        problems)
     return out
 
-
-def weekday_names(days: Sequence[int] | frozenset[int]) -> str:
-    return "-".join(DAYS[d] for d in sorted(days))

@@ -2,8 +2,8 @@
 and drafts each due follow-up into the review backend like a reply.
 
 One unit of work reschedules every buyer (the stored `next_followup_at`, and buyers who
-reached `max_unanswered` marked dormant); then one unit of work per due buyer writes
-its draft. The draft row is flushed before the file is written, so a failure to write
+reached `max_unanswered` marked dormant, with their open inquiries); then one unit of
+work per due buyer writes its draft. The draft row is flushed before the file is written, so a failure to write
 rolls it back; the buyer's `last_followup_at` moves to the drafting time, so a draft a
 reviewer rejects skips that step instead of coming back the next morning. Sending goes
 through the sweep (sweep.py) like every draft, exactly once; with
@@ -11,7 +11,9 @@ through the sweep (sweep.py) like every draft, exactly once; with
 
 Follow-ups carry `Auto-Submitted: auto-generated` (RFC 3834), thread on the last mail
 exchanged with the buyer, and go to the address the buyer last wrote from (never one
-that bounced or unsubscribed).
+that bounced or unsubscribed). A follow-up belongs to the buyer's newest open inquiry
+(Draft.inquiry_id), so an answer to it continues that deal; the one asking whether a
+sample arrived marks the sample as asked about (samples.followed_up_at), once.
 """
 
 from __future__ import annotations
@@ -21,30 +23,29 @@ import secrets
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
-from email.utils import parseaddr
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import language, outbox, rulebook, templating
+from daemon import deals_record, language, outbox, rulebook, templating
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.draft import ComposedDraft, build_message, make_message_id, reply_subject, tidy
 from daemon.errors import ConfigError
 from daemon.followup import CLOSED_STAGES, BuyerState, Due, FollowupRules, Next, due, \
-    next_followup, situation
+    next_followup
 from daemon.lock import StateLock
 from daemon.logs import kv
 from daemon.models import Buyer, BuyerAddress, Draft, DraftState, Event, Inquiry, Mailbox, \
-    Message, utcnow
+    Message, Sample, utcnow
 from daemon.header_text import clean_line
-from daemon.review import ReviewBackend, review_backend
+from daemon.review import ReviewBackend, write_for_review, review_backend
 from daemon.review_folder import body_digest
-from daemon.send import expected_sender
+from daemon.send import expected_sender, sender_name
 from daemon.templating import RenderError, render, split_subject
 from daemon.types import Address
 
@@ -89,7 +90,12 @@ def buyer_states(session: Session, tz: tzinfo, rules: FollowupRules,
     waiting = set(session.scalars(select(Draft.buyer_id).where(
         Draft.buyer_id.in_(wanted), Draft.kind == KIND, Draft.state.in_(WAITING))))
     open_inquiries = _newest_open_inquiries(session, wanted)
-    return [_state(b, tz, b.id in reachable, b.id in waiting, open_inquiries.get(b.id))
+    awaited = deals_record.samples_awaited(session, wanted)
+    sent = deals_record.buyers_with_samples_sent(session, wanted)
+    return [replace(_state(b, tz, b.id in reachable, b.id in waiting, open_inquiries.get(b.id)),
+                    sample_sent=b.id in sent,
+                    sample_expected=local_date(awaited[b.id][0].expected_at, tz)
+                    if b.id in awaited else None)
             for b in buyers]
 
 
@@ -120,8 +126,10 @@ def _state(b: Buyer, tz: tzinfo, reachable: bool, waiting: bool,
 
 
 def reschedule(session: Session, rules: FollowupRules, tz: tzinfo, today: date,
-               states: Iterable[BuyerState]) -> tuple[dict[int, Next], int]:
-    """Store each buyer's next date; mark dormant those who stopped answering.
+               states: Iterable[BuyerState],
+               now: datetime | None = None) -> tuple[dict[int, Next], int]:
+    """Store each buyer's next date; mark dormant those who stopped answering, and
+    their open inquiries (daemon/deals.py, with the reason).
 
     Returns each buyer's Next and how many went dormant now.
     """
@@ -141,6 +149,7 @@ def reschedule(session: Session, rules: FollowupRules, tz: tzinfo, today: date,
             dormant += 1
             session.add(Event(name="buyer_dormant", buyer_id=buyer.id,
                               data={"reasons": [r.text for r in nxt.reasons]}))
+            deals_record.buyer_went_quiet(session, buyer.id, state.unanswered, now or utcnow())
     return found, dormant
 
 
@@ -166,7 +175,7 @@ def run(settings: Settings, db: Database, rules: FollowupRules, env: SandboxedEn
     report = JobReport()
     with db.unit_of_work() as session:
         states = buyer_states(session, tz, rules)
-        nexts, report.dormant = reschedule(session, rules, tz, today, states)
+        nexts, report.dormant = reschedule(session, rules, tz, today, states, now)
     report.rescheduled = len(nexts)
     todo = [i for i, n in nexts.items() if n.when is not None and n.when <= today]
     report.due = len(todo)
@@ -228,31 +237,54 @@ def _draft_one(settings: Settings, db: Database, rules: FollowupRules,
             return None
         thread = _last_message(session, buyer_id)
         box = session.get(Mailbox, thread.mailbox_id) if thread and thread.mailbox_id else None
-        sender = expected_sender(settings, box.name if box else "")
-        signer = _sender_name(settings, box.name if box else "")
+        box_name = settings.reply_mailbox(buyer.owner, box.name if box else "")
+        sender = expected_sender(settings, box_name)
+        signer = sender_name(settings, box_name)
         draft_id = f"f{now:%Y%m%d}-{secrets.token_hex(4)}"
         inquiry = _newest_open_inquiries(session, [buyer_id]).get(buyer_id)
+        samples = _arrivals(session, buyer_id, nxt, today, rules, tz)
         composed = compose(env, state, nxt, rules, buyer=buyer, to=to, thread=thread,
                            inquiry=inquiry, company=settings.company, sender=sender,
-                           signer=signer, draft_id=draft_id, today=today)
+                           signer=signer, draft_id=draft_id, today=today, samples=samples)
         email = followup_message(composed, sender=sender, draft_id=draft_id, now=now)
         label = state.label
         file_name = review.file_name(draft_id, grade=state.grade or "-", buyer_label=label,
                                      when=now)
         outbox.record_draft(session, draft_id, KIND, to.email, composed.subject,
                             composed.message_id, file_name, buyer_id=buyer_id,
-                            mailbox_name=box.name if box else "",
+                            inquiry_id=inquiry.id if inquiry else None,
+                            mailbox_name=box_name,
                             body_sha256=body_digest(email))
-        buyer.last_followup_at = now  # a rejected draft skips this step, not repeats it
-        session.add(Event(name="followup_drafted", buyer_id=buyer_id, draft_id=draft_id,
-                          data={"step": nxt.step, "template": composed.template,
-                                "due": str(nxt.scheduled), "language": composed.language,
-                                "reasons": [r.text for r in nxt.reasons]}))
-        written = review.write_pending(draft_id, email, composed.context,
-                                       grade=state.grade or "-", buyer_label=label, when=now)
+        _drafted(session, buyer, draft_id, nxt, composed, samples, now)
+        written = write_for_review(session, review, draft_id, email, composed.context,
+                                   grade=state.grade or "-", buyer_label=label, when=now)
     log.info("event=followup_drafted draft=%s buyer=%d step=%d file=%s", draft_id, buyer_id,
              nxt.step, kv(written))
     return draft_id
+
+
+def _drafted(session: Session, buyer: Buyer, draft_id: str, nxt: Next,
+             composed: ComposedDraft, samples: Sequence[Sample], now: datetime) -> None:
+    """What a written follow-up changes: a rejected draft skips this step instead of
+    coming back, and a sample's arrival is asked about once, even if rejected."""
+    buyer.last_followup_at = now
+    for sample in samples:
+        sample.followed_up_at = now
+    session.add(Event(name="followup_drafted", buyer_id=buyer.id, draft_id=draft_id,
+                      data={"step": nxt.step, "template": composed.template,
+                            "due": str(nxt.scheduled), "language": composed.language,
+                            "situation": nxt.situation, "samples": [s.id for s in samples],
+                            "reasons": [r.text for r in nxt.reasons]}))
+
+
+def _arrivals(session: Session, buyer_id: int, nxt: Next, today: date, rules: FollowupRules,
+              tz: tzinfo) -> list[Sample]:
+    """The samples an arrival follow-up asks about: those due to have arrived by today."""
+    if nxt.situation != "sample_arrival":
+        return []
+    return [s for s in deals_record.samples_awaited(session, [buyer_id]).get(buyer_id, [])
+            if (local_date(s.expected_at, tz) or today) + timedelta(
+                days=rules.sample_arrival_days) <= today]
 
 
 def _approve(review: ReviewBackend[Any], draft_id: str, db: Database) -> bool:
@@ -269,12 +301,6 @@ def _approve(review: ReviewBackend[Any], draft_id: str, db: Database) -> bool:
         log.exception("event=followup_approve_failed draft=%s", draft_id)
         return False
     return True
-
-
-def _sender_name(settings: Settings, mailbox_name: str) -> str:
-    """The display name of the configured sender ("Lily Chen <lily@...>" -> "Lily Chen")."""
-    box = next((m for m in settings.mailbox if m.name == mailbox_name), None)
-    return parseaddr((box.sender if box else "") or settings.smtp.sender)[0]
 
 
 def _address(session: Session, buyer: Buyer) -> Address | None:
@@ -310,13 +336,14 @@ def template_candidates(lang_tag: str, grade: str, step: int) -> list[str]:
 def compose(env: SandboxedEnvironment, state: BuyerState, nxt: Next, rules: FollowupRules, *,
             buyer: Buyer, to: Address, thread: Message | None, inquiry: Inquiry | None,
             company: Any, sender: str, draft_id: str, today: date,
-            signer: str = "") -> ComposedDraft:
+            signer: str = "", samples: Sequence[Sample] = ()) -> ComposedDraft:
     """The follow-up, rendered; RenderError (a ConfigError) names a broken template."""
     grade = state.grade if state.grade in rules.cadences else "D"
     names = template_candidates(buyer.language, grade, nxt.step)
     context = _context(state, nxt, rules, buyer=buyer, to=to, thread=thread,
                        inquiry=inquiry, company=company, sender=sender, signer=signer,
                        today=today)
+    context["samples"] = _samples_context(samples, inquiry)
     rendered = render(env, names, context)
     try:
         subject, body = split_subject(rendered.text)
@@ -340,7 +367,7 @@ def _context(state: BuyerState, nxt: Next, rules: FollowupRules, *, buyer: Buyer
                 if isinstance(p, Mapping)]
     return {
         "step": nxt.step, "first": nxt.step == 1, "last": nxt.step >= rules.max_unanswered,
-        "situation": situation(state), "today": today.isoformat(),
+        "situation": nxt.situation, "today": today.isoformat(),
         "grade": {"letter": state.grade or "", "reasons": []},
         "thread_subject": reply_subject(thread.subject or "", "") if thread and thread.subject
         else "",
@@ -349,6 +376,15 @@ def _context(state: BuyerState, nxt: Next, rules: FollowupRules, *, buyer: Buyer
                   "country": buyer.country, "email": to.email},
         "company": _company(company, sender), "sender": {"name": signer, "email": sender},
     }
+
+
+def _samples_context(samples: Sequence[Sample], inquiry: Inquiry | None) -> list[dict[str, Any]]:
+    names = {p.get("sku"): p.get("name") for p in (inquiry.products if inquiry else [])
+             if isinstance(p, Mapping)}
+    return [{"sku": s.sku, "name": names.get(s.sku) or s.sku, "quantity": s.quantity,
+             "courier": s.courier, "tracking": s.tracking,
+             "expected": s.expected_at.date().isoformat() if s.expected_at else ""}
+            for s in samples]
 
 
 def _company(company: Any, sender: str) -> dict[str, Any]:
@@ -363,7 +399,7 @@ def _with_reviewer_context(composed: ComposedDraft, state: BuyerState, nxt: Next
     lines = [f"Follow-up {nxt.step} of at most {rules.max_unanswered} to {state.label} "
              f"(grade {state.grade or '-'}, {state.country or 'country unknown'})",
              f"Draft {draft_id}; template {composed.template}",
-             f"Situation: {situation(state) or 'keeping in touch'}"
+             f"Situation: {nxt.situation or 'keeping in touch'}"
              + (f"; open inquiry stage {state.open_stage}" if state.open_stage else ""),
              "", "Why now:"] + [f"  - {r.text}" for r in nxt.reasons]
     return replace(composed, context="\n".join(lines) + "\n")

@@ -15,8 +15,8 @@ from daemon.errors import LockedError
 
 
 class StateLock:
-    def __init__(self, state_dir: Path, purpose: str):
-        self.path = state_dir / "inquiryd.lock"
+    def __init__(self, state_dir: Path, purpose: str, name: str = "inquiryd.lock"):
+        self.path = state_dir / name
         self.purpose = purpose
         self._fd: int | None = None
 
@@ -30,7 +30,7 @@ class StateLock:
             os.close(fd)
             raise LockedError(
                 f"{self.path.parent} is in use by {holder}; "
-                f"only one inquiryd may {self.purpose} this state at a time"
+                f"only one inquiryd may {self.purpose} this state at a time", holder
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"inquiryd pid {os.getpid()} ({self.purpose})\n".encode(), 0)

@@ -36,7 +36,7 @@ def setup(level: str = "INFO") -> None:
     root.setLevel(level)
     root._inquiryd = True  # type: ignore[attr-defined]
     # Library chatter (imapclient logs every command at DEBUG) stays out unless asked for.
-    for noisy in ("imapclient", "apscheduler", "alembic", "aiosmtplib", "mailparser"):
+    for noisy in ("imapclient", "apscheduler", "alembic", "aiosmtplib", "mailparser", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -84,6 +84,15 @@ def company_key(name: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text).split())
 
 
+def grouping_key(address: str, rules: MatchingRules) -> str:
+    """What buyers are grouped by for this address: its domain, or the address itself
+    at a free-mail domain. Instances sharing a database serialise on it, so that two
+    mails from one new company never make two buyers."""
+    address = address.lower()
+    domain = address.rpartition("@")[2]
+    return address if not domain or domain in rules.free_mail else domain
+
+
 def lookup_for(mail: Mail, classification: Classification, extracted: Extracted,
                rules: MatchingRules, own_domains: Iterable[str]) -> Lookup:
     """The keys for this message; a bounce is about the address that failed."""

@@ -169,6 +169,10 @@ class Message(Base):
     state: Mapped[MessageState] = mapped_column(_enum(MessageState), default=MessageState.STORED)
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Which instance is processing it, until when (migration 0006): a claim that outlives
+    # a dead instance expires and another takes the message over.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
     kind: Mapped[str | None] = mapped_column(String(30))
     sent_at: Mapped[datetime | None]
@@ -274,7 +278,7 @@ class Draft(Base):
     inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id"))
     in_reply_to_message: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     outgoing_message_id: Mapped[str] = mapped_column(String(998), unique=True)
-    to_addr: Mapped[str] = mapped_column(String(320))
+    to_addr: Mapped[str] = mapped_column(String(320), index=True)  # earlier drafts to them
     subject: Mapped[str] = mapped_column(Text, default="")
     file_name: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -293,6 +297,7 @@ class Draft(Base):
     # NULL while a sent draft's copy is not yet in the mailbox's Sent folder.
     sent_copy_at: Mapped[datetime | None] = mapped_column(index=True)
     sent_copy_error: Mapped[str | None] = mapped_column(Text)
+    sending_by: Mapped[str | None] = mapped_column(String(200))  # the instance mid-send
 
 
 class Campaign(Base):
@@ -322,6 +327,7 @@ class Delivery(Base):
     outgoing_message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    sending_by: Mapped[str | None] = mapped_column(String(200))  # the instance mid-send
 
 
 class Event(Base):
@@ -335,3 +341,94 @@ class Event(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     draft_id: Mapped[str | None] = mapped_column(ForeignKey("drafts.id"))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- deal stages and their documents (migration 0005) ---
+
+class StageChange(Base):
+    """One move of an inquiry from stage to stage, with who moved it and why."""
+
+    __tablename__ = "stage_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(100), default="inquiryd")  # a person, or inquiryd
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))  # the mail that said so
+    draft_id: Mapped[str | None] = mapped_column(ForeignKey("drafts.id"))  # or our mail that did
+
+
+class Sample(Base):
+    """A physical sample sent to a buyer, followed up when it should have arrived."""
+
+    __tablename__ = "samples"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id"), index=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(default=1)
+    courier: Mapped[str] = mapped_column(String(100), default="")
+    tracking: Mapped[str] = mapped_column(String(200), default="")
+    # Who pays: "free-collect" (free sample, freight collect: the default), "tt-first"
+    # (a large sample paid by T/T before it leaves), "prepaid" (we pay the freight).
+    payment: Mapped[str] = mapped_column(String(20), default="free-collect")
+    sent_at: Mapped[datetime | None]
+    expected_at: Mapped[datetime | None] = mapped_column(index=True)
+    arrived_at: Mapped[datetime | None]
+    followed_up_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DealDocument(Base):
+    """A confirmation letter, proforma invoice or contract, numbered per kind and year."""
+
+    __tablename__ = "deal_documents"
+    __table_args__ = (UniqueConstraint("kind", "year", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # confirmation, pi, contract
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40), unique=True)  # e.g. PI-2026-0007
+    terms: Mapped[dict[str, Any]] = mapped_column(default=dict)  # every term, as stated
+    file_name: Mapped[str] = mapped_column(String(300), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    draft_id: Mapped[str | None] = mapped_column(ForeignKey("drafts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RfqLead(Base):
+    """One buyer's RFQ listed in a platform digest, to be answered on the platform."""
+
+    __tablename__ = "rfq_leads"
+    __table_args__ = (UniqueConstraint("platform", "rfq_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(40))
+    rfq_key: Mapped[str] = mapped_column(String(200))  # the platform's RFQ id, else a hash
+    title: Mapped[str] = mapped_column(Text, default="")
+    buyer_name: Mapped[str] = mapped_column(String(200), default="")
+    company: Mapped[str] = mapped_column(String(300), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    quantity: Mapped[str] = mapped_column(String(100), default="")
+    skus: Mapped[list[Any]] = mapped_column(default=list)  # our products it matches
+    url: Mapped[str] = mapped_column(Text, default="")
+    posted_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open, answered, ignored
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Lease(Base):
+    """A lease held by one instance (migration 0006): on a mailbox while it is polled, on
+    one firing of a scheduled job, or on the instance itself as its heartbeat. It is
+    renewed while the holder lives; once expired, another instance may take it over."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    done_at: Mapped[datetime | None]  # a job firing that finished: never run again

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from daemon.config import Sending
+from daemon.deals_record import our_mail_sent
+from daemon.leases import ME
 from daemon.errors import UsageError
 from daemon.models import (
-    Buyer, Draft, DraftState, Event, Inquiry, Message, MessageState, RawMessage, Stage, utcnow,
+    Buyer, Draft, DraftState, Event, Inquiry, Message, MessageState, RawMessage, utcnow,
 )
 from daemon.store import mailbox_row
 
@@ -63,8 +65,10 @@ def record_draft(session: Session, draft_id: str, kind: str, to_addr: str, subje
     return draft
 
 
-def get(session: Session, draft_id: str) -> Draft | None:
-    return session.get(Draft, draft_id)
+def get(session: Session, draft_id: str, *, lock: bool = False) -> Draft | None:
+    """The draft; with `lock`, row-locked until the transaction ends, so that two
+    instances judging the same approved file see each other's approval and claim."""
+    return session.get(Draft, draft_id, with_for_update=lock or None)
 
 
 def _set_state(draft: Draft, state: DraftState, now: datetime) -> None:
@@ -93,7 +97,7 @@ def claim_for_sending(session: Session, draft_id: str, now: datetime | None = No
     """approved -> sending if, and only if, it is still approved; True when we hold it."""
     result = session.execute(
         update(Draft).where(Draft.id == draft_id, Draft.state == DraftState.APPROVED)
-        .values(state=DraftState.SENDING, state_changed_at=now or utcnow())
+        .values(state=DraftState.SENDING, state_changed_at=now or utcnow(), sending_by=ME)
         .execution_options(synchronize_session=False))
     return getattr(result, "rowcount", 0) == 1
 
@@ -141,11 +145,12 @@ def _followed_up(session: Session, draft: Draft, now: datetime) -> None:
 
 
 def _quoted(session: Session, draft: Draft, now: datetime) -> None:
-    """Our first answer to an inquiry: it is now quoted, and how fast we were is kept."""
-    inquiry = session.get(Inquiry, draft.inquiry_id)
-    if inquiry is None or inquiry.stage is not Stage.NEW:
+    """Our mail moves its inquiry (daemon/deals.py: our first answer quotes it, our
+    contract makes it a contract); for the first answer, how fast we were is kept."""
+    move = our_mail_sent(session, draft, now)
+    if move is None or move.rule != "quotation-sent":
         return
-    inquiry.stage, inquiry.stage_changed_at = Stage.QUOTED, now
+    inquiry = session.get_one(Inquiry, draft.inquiry_id)
     minutes = int((now - inquiry.created_at).total_seconds() // 60)
     session.add(Event(name="first_reply", buyer_id=draft.buyer_id, draft_id=draft.id,
                       data={"inquiry": inquiry.id, "minutes": minutes}))
@@ -215,20 +220,23 @@ def mark_unknown(session: Session, draft_id: str, reason: str,
     _event(session, "draft_unknown", draft, error=reason)
 
 
-def recover_sending_at_startup(session: Session, now: datetime | None = None) -> list[str]:
-    """Every draft left in `sending` by a dead process -> unknown; their ids.
-
-    Call it only while holding the state lock, before any sweep: a `sending` draft of
-    a live process would otherwise be taken for a dead one's.
+def recover_sending(session: Session, live: frozenset[str],
+                    now: datetime | None = None) -> list[str]:
+    """Every draft left in `sending` by a process that is no longer live -> unknown;
+    their ids. `live` are the instances whose heartbeat lease holds (this one among
+    them): a draft another live instance is sending is left to it.
     """
     now = now or utcnow()
-    stuck = list(session.scalars(select(Draft).where(Draft.state == DraftState.SENDING)))
+    stuck = list(session.scalars(select(Draft).where(
+        Draft.state == DraftState.SENDING,
+        or_(Draft.sending_by.is_(None), Draft.sending_by.not_in(sorted(live))))))
     for draft in stuck:
         draft.error = ("the process stopped while sending it: it may or may not have been "
                        "delivered; check, then `inquiryd drafts resolve "
                        f"{draft.id} sent|resend`")
         _set_state(draft, DraftState.UNKNOWN, now)
-        _event(session, "draft_unknown", draft, error="found in sending at start-up")
+        _event(session, "draft_unknown", draft,
+               error=f"found in sending, its instance {draft.sending_by or '-'} stopped")
     return [d.id for d in stuck]
 
 
@@ -253,6 +261,8 @@ def resolve(session: Session, draft_id: str, decision: str, sent: Sent | None = 
             _record_outgoing(session, draft, sent, now)
         else:
             draft.sent_copy_at = now  # no bytes to file: do not keep trying
+        if draft.inquiry_id is not None:
+            _quoted(session, draft, now)
         _followed_up(session, draft, now)
     else:
         _set_state(draft, DraftState.PENDING, now)  # the file's move to approved/ re-approves

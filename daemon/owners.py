@@ -1,7 +1,8 @@
 """Who owns a buyer, and who reviews their drafts today (pure).
 
 A buyer keeps the salesperson they have (same buyer, same salesperson); a new or
-ownerless buyer gets the owner of the first product they ask about that has one
+ownerless buyer who wrote to a salesperson's own mailbox (`mailbox.salesperson`) is
+theirs; otherwise they get the owner of the first product they ask about that has one
 (`[owners] by_product`), else the owner of their region (`by_region`), else `default`.
 An owner who is away (`[[salesperson]] absent` date ranges) is covered by their named
 colleague (`covered_by`), following the chain a few steps at most and never looping:
@@ -39,6 +40,7 @@ class OwnerRules:
     by_region: Mapping[str, str] = field(default_factory=dict)
     by_product: Mapping[str, str] = field(default_factory=dict)
     default: str = ""
+    by_mailbox: Mapping[str, str] = field(default_factory=dict)  # mailbox -> who reads it
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,13 @@ class Route:
 
 
 def assign_owner(existing_owner: str, region: str, skus: Iterable[str],
-                 rules: OwnerRules) -> tuple[str, str]:
+                 rules: OwnerRules, mailbox: str = "") -> tuple[str, str]:
     """(owner, reason); owner '' when no rule names anyone."""
     if existing_owner:
         return existing_owner, f"same buyer, same salesperson ({existing_owner})"
+    reader = rules.by_mailbox.get(mailbox, "") if mailbox else ""
+    if reader:
+        return reader, f"wrote to {mailbox}, the mailbox {reader} reads"
     products = {k.upper(): v for k, v in rules.by_product.items()}
     for sku in skus:
         owner = products.get((sku or "").upper())
@@ -99,7 +104,8 @@ def rules_from(settings: Any) -> OwnerRules | None:
     if not settings.salesperson:
         return None
     o = settings.owners
-    return OwnerRules(dict(o.by_region), dict(o.by_product), o.default)
+    return OwnerRules(dict(o.by_region), dict(o.by_product), o.default,
+                      {b.name: b.salesperson for b in settings.mailbox if b.salesperson})
 
 
 def people_from(settings: Any) -> dict[str, Person]:

@@ -14,7 +14,8 @@ The order of work, and who does what:
 3. **MIME structure**: `email.parser.BytesParser` with `compat32`, from bytes. compat32
    keeps 8-bit header bytes recoverable (surrogateescape) and never raises on bad
    headers; `policy.default` took 5.8 s to read a 20,000-word subject that compat32
-   hands over in 1.5 ms.
+   hands over in 1.5 ms. Where it does raise (TypeError on a cut RFC 2231
+   "boundary*" parameter), the headers are read and the body kept as one text.
 4. **Body text, attachments, delivery status**: our own walk over the stdlib parts,
    decoding each text part from its bytes (`get_payload(decode=True)`) with our charset
    table. mail-parser 4.8 is not used for these. On the sample inbox's gb2312-labelled
@@ -395,7 +396,19 @@ def _clean_text(text: str) -> str:
 # ---------------------------------------------------------------------- MIME parts
 
 _PARSER = email.parser.BytesParser(policy=email.policy.compat32)
+_HEADERS_ONLY = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 _BODY_TYPES = ("text/plain", "text/html")
+
+
+def _mime_tree(data: bytes, notes: list[str]) -> Message:
+    """The stdlib's parse; where it fails, the headers with the body as one text."""
+    try:
+        return _PARSER.parsebytes(data)
+    except RecursionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. TypeError on a cut "boundary*" parameter
+        notes.append(f"MIME structure unreadable ({type(exc).__name__}): body read as one text")
+        return _HEADERS_ONLY.parsebytes(data)
 
 
 @dataclass(slots=True)
@@ -451,7 +464,10 @@ def _param_text(part: Message, name: str, header: str, hints: tuple[str, ...]) -
     # The stdlib turns raw 8-bit parameters into U+FFFD: decode them first ourselves.
     holder = Message()
     holder[header] = data.decode("ascii") if data.isascii() else _decode_guess(data, hints)
-    value = holder.get_param(name, header=header)
+    try:
+        value = holder.get_param(name, header=header)
+    except TypeError:  # a cut RFC 2231 parameter ("name*"): no name can be read
+        return ""
     if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded as latin-1)
         label, _, text = value
         return clean_line(_decode_bytes(_latin1_bytes(text), label or "utf-8")[0])
@@ -472,8 +488,17 @@ def _payload_size(part: Message) -> int:
     return len(payload) if isinstance(payload, bytes) else 0
 
 
+def _charset_label(part: Message) -> str | None:
+    try:
+        words = (part.get_content_charset() or "").split(maxsplit=1)
+    except TypeError:  # a cut RFC 2231 parameter ("charset*"): the text is unlabelled
+        return None
+    # A missing ';' runs the next parameter into the label: charset="gb2312" format=flowed.
+    return words[0].strip("\"'") if words else None
+
+
 def _text_of(part: Message, found: _Parts) -> str:
-    label = part.get_content_charset()
+    label = _charset_label(part)
     if label:
         found.charsets.append(label)
     payload = part.get_payload(decode=True)
@@ -498,13 +523,19 @@ def _visit_leaf(part: Message, ctype: str, found: _Parts) -> None:
         found.attachments.append(Attachment(name, ctype, _payload_size(part)))
 
 
+def _content_type(part: Message) -> str:
+    # RFC 2045 allows folding around the '/': "text/\n plain" is text/plain. Control
+    # bytes a sender put there must not reach Mail either.
+    return "".join(clean_line(part.get_content_type()).split())
+
+
 def _walk(message: Message) -> _Parts:
     """Body texts, attachments and delivery reports, in document order."""
     found = _Parts()
     stack = [message]
     while stack:
         part = stack.pop()
-        ctype = part.get_content_type()
+        ctype = _content_type(part)
         found.defects.extend(_stdlib_defects(part, ctype))
         try:
             if part.is_multipart() and not ctype.endswith("delivery-status") and (
@@ -774,7 +805,7 @@ def _body_text(found: _Parts) -> str:
 
 
 def _report_type(message: Message) -> str:
-    if message.get_content_type() != "multipart/report":
+    if _content_type(message) != "multipart/report":
         return ""
     value = message.get_param("report-type")
     return clean_line(value if isinstance(value, str) else "").lower()
@@ -802,10 +833,10 @@ def _build(message: Message, notes: list[str]) -> Mail:
         list_id=headers.text("list-id"), list_unsubscribe=headers.text("list-unsubscribe"),
         return_path=headers.text("return-path"), x_autoreply=headers.autoreply(),
         x_failed_recipients=headers.text("x-failed-recipients"),
-        content_type=message.get_content_type(), report_type=_report_type(message),
+        content_type=_content_type(message), report_type=_report_type(message),
         attachments=tuple(found.attachments),
-        languages_hint=",".join(dict.fromkeys(
-            [label.lower() for label in found.charsets] + headers.labels())),
+        languages_hint=clean_line(",".join(dict.fromkeys(
+            [label.lower() for label in found.charsets] + headers.labels()))),
         defects=_defects(notes, found.defects, envelope_notes, headers.notes),
         delivery_status=tuple(found.delivery_status[:MAX_DELIVERY_STATUS]))
 
@@ -818,7 +849,7 @@ def parse(raw: bytes, limits: ParseLimits = ParseLimits()) -> Mail:
     data = _check_headers(data, limits, notes)
     _check_structure(data, limits)
     try:
-        return _build(_PARSER.parsebytes(data), notes)
+        return _build(_mime_tree(data, notes), notes)
     except RecursionError:
         raise PermanentError("MIME structure too deep for the email parser") from None
     except Exception as exc:  # noqa: BLE001 - the contract: only PermanentError leaves

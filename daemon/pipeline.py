@@ -14,26 +14,28 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from daemon import campaigns, owners, templating
 from daemon.config import Settings
-from daemon.db import Database
+from daemon.db import Database, advisory_lock
 from daemon.drafting import Drafter, buyer_view
 from daemon.errors import ConfigError, PermanentError
+from daemon.leases import ME, live_instances
 from daemon.logs import kv
+from daemon.match_buyer import grouping_key
 from daemon.models import Message, MessageState, utcnow
 from daemon.newsletter import AddressRules
 from daemon.parse import parse
 from daemon.queries import DbLookups
 from daemon.record import record
 from daemon.review import review_backend
+from daemon.rfq_record import record_rfqs
 from daemon.send import expected_sender
 from daemon.rules import Rulebook
 from daemon.types import Mail, ParseLimits
@@ -52,10 +54,13 @@ def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo,
 
     def stage(session: Session, message: Message, mail: Mail) -> None:
         now = utcnow()
+        if mail.from_ is not None:  # another instance handling this company's mail waits
+            advisory_lock(session, "buyer:" + grouping_key(mail.from_.email, book.matching))
         decision = understand(mail, book, DbLookups(session), today=now.astimezone(tz).date(),
                               own_domains=own_domains)
         before = buyer_view(session, decision)  # the history as it was before this message
         inquiry = record(session, message, mail, decision, now, addresses, owner_rules)
+        record_rfqs(session, message, mail, decision, book)  # a digest's RFQs become leads
         if drafter is not None:
             drafter.draft(session, message, mail, decision, inquiry, before, now)
 
@@ -74,7 +79,11 @@ def default_stages(settings: Settings, book: Rulebook) -> list[Stage]:
     return [understanding_stage(book, own, settings.schedule.tz, drafter, addresses,
                                 owners.rules_from(settings))]
 
+
 RETRYABLE = (MessageState.STORED, MessageState.FAILED)
+# How long a claimed message is this instance's: far longer than one message takes.
+CLAIM_TTL = timedelta(minutes=5)
+_CLAIMED = object()
 
 
 @dataclass(frozen=True)
@@ -89,15 +98,14 @@ def process_pending(db: Database, limits: ParseLimits, max_attempts: int,
                     stages: Sequence[Stage], stop: threading.Event | None = None) -> list[Outcome]:
     """Process every stored or failed message, oldest first, until done or stopped."""
     outcomes = []
+    live = live_instances(db)
     for message in _pending_ids(db):
         if stop is not None and stop.is_set():
             break
-        outcomes.append(process_one(db, message, limits, max_attempts, stages))
+        outcome = process_one(db, message, limits, max_attempts, stages, live)
+        if outcome is not None:  # None: another instance has it
+            outcomes.append(outcome)
     return outcomes
-
-
-def summarize(outcomes: list[Outcome]) -> Counter[str]:
-    return Counter(o.state.value for o in outcomes)
 
 
 def _pending_ids(db: Database) -> list[int]:
@@ -107,19 +115,25 @@ def _pending_ids(db: Database) -> list[int]:
 
 
 def process_one(db: Database, message_id: int, limits: ParseLimits, max_attempts: int,
-                stages: Sequence[Stage]) -> Outcome:
-    claimed = _claim(db, message_id, max_attempts)
-    if claimed is not None:
+                stages: Sequence[Stage], live: frozenset[str] = frozenset()) -> Outcome | None:
+    """Claim and process one message; None when another instance holds it or did it."""
+    claimed = _claim(db, message_id, max_attempts, live)
+    if claimed is not _CLAIMED:
         return claimed
     try:
         with db.unit_of_work() as session:
-            message = session.get_one(Message, message_id)
+            # Locked for the whole unit of work: an instance whose claim on it expired
+            # waits here, then finds the message no longer claimed by it.
+            message = session.get_one(Message, message_id, with_for_update=True)
+            if message.claimed_by != ME or message.state not in RETRYABLE:
+                return None
             mail = parse(message.raw.data if message.raw else b"", limits)
             _record_parsed(message, mail)
             for stage in stages:
                 stage(session, message, mail)
             message.state, message.error = MessageState.PROCESSED, None
             message.processed_at = utcnow()
+            message.claimed_by = message.claimed_until = None
             return Outcome(message_id, message.mailbox_id, MessageState.PROCESSED)
     except ConfigError as exc:
         # A broken template or rule is the desk's to fix, not this message's fault: give
@@ -134,10 +148,26 @@ def process_one(db: Database, message_id: int, limits: ParseLimits, max_attempts
                           permanent=False)
 
 
-def _claim(db: Database, message_id: int, max_attempts: int) -> Outcome | None:
-    """Count the attempt before trying; quarantine a message that has used them all."""
+def _claim(db: Database, message_id: int, max_attempts: int,
+           live: frozenset[str]) -> Outcome | object | None:
+    """Count the attempt before trying and mark the message as this instance's until
+    CLAIM_TTL; quarantine a message that has used all its attempts. _CLAIMED when we
+    hold it, None when another live instance holds it (or it is done), else the Outcome.
+
+    SKIP LOCKED lets instances pass over a row another is claiming at this moment. A
+    claim is void once its instance is no longer live (its lease expired) or CLAIM_TTL
+    passed, so a dead instance's message goes to the next instance that polls."""
+    now = utcnow()
     with db.unit_of_work() as session:
-        message = session.get_one(Message, message_id)
+        message = session.scalars(
+            select(Message).where(Message.id == message_id, Message.state.in_(RETRYABLE),
+                                  or_(Message.claimed_until.is_(None),
+                                      Message.claimed_until < now,
+                                      Message.claimed_by.not_in(sorted(live | {ME}))))
+            .with_for_update(skip_locked=True)).first()
+        if message is None:
+            return None
+        message.claimed_by = message.claimed_until = None
         if message.attempts >= max_attempts:
             message.state = MessageState.QUARANTINED
             message.error = (f"gave up after {message.attempts} attempts; last error: "
@@ -145,12 +175,14 @@ def _claim(db: Database, message_id: int, max_attempts: int) -> Outcome | None:
             _log_set_aside(message)
             return Outcome(message_id, message.mailbox_id, message.state, message.error)
         message.attempts += 1
-    return None
+        message.claimed_by, message.claimed_until = ME, now + CLAIM_TTL
+    return _CLAIMED
 
 
 def _unclaim(db: Database, message_id: int, reason: str) -> None:
     with db.unit_of_work() as session:
         message = session.get_one(Message, message_id)
+        message.claimed_by = message.claimed_until = None
         message.attempts = max(0, message.attempts - 1)
         message.error = f"waiting for a configuration fix: {reason}"
 
@@ -166,6 +198,7 @@ def _set_aside(db: Database, message_id: int, reason: str, max_attempts: int, *,
                permanent: bool) -> Outcome:
     with db.unit_of_work() as session:
         message = session.get_one(Message, message_id)
+        message.claimed_by = message.claimed_until = None
         give_up = permanent or message.attempts >= max_attempts
         message.state = MessageState.QUARANTINED if give_up else MessageState.FAILED
         message.error = reason

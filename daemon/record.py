@@ -2,7 +2,9 @@
 
 Creates or updates the buyer and their address, records the inquiry with its grade and
 reasons, keeps the buyer's grade history, and marks addresses that bounced or asked to
-unsubscribe. A grade a salesperson set by hand is never silently replaced.
+unsubscribe. A grade a salesperson set by hand is never silently replaced. A buyer's
+mail in the thread of one of their deals continues that inquiry instead of starting a
+new one: it is graded again and its stage moves as the mail says (daemon/deals.py).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import newsletter, owners
+from daemon import deals_record, newsletter, owners
 from daemon.match_buyer import company_key
-from daemon.models import Buyer, BuyerAddress, Event, GradeChange, Inquiry, Message
+from daemon.models import Buyer, BuyerAddress, Event, GradeChange, Inquiry, Mailbox, Message
 from daemon.types import Extracted, Kind, Mail, Reason
 from daemon.understand import GRADED, Decision
 
@@ -34,7 +36,7 @@ def record(session: Session, message: Message, mail: Mail, decision: Decision,
     message.buyer_id = buyer.id if buyer else None
     inquiry = None
     if buyer is not None and decision.kind in GRADED and decision.grade is not None:
-        inquiry = _inquiry(session, message, buyer, decision)
+        inquiry = _inquiry_of(session, message, mail, buyer, decision, now)
         _contact(buyer, decision, mail, now)
     if buyer is not None:
         _address_status(session, decision, message)
@@ -74,7 +76,9 @@ def _assign_owner(session: Session, buyer: Buyer, decision: Decision,
                   rules: owners.OwnerRules, message: Message) -> None:
     """A new or ownerless buyer gets an owner by the [owners] rules, with the reason."""
     skus = [p.sku for p in decision.extracted.products if p.sku]
-    owner, why = owners.assign_owner(buyer.owner, buyer.region or decision.region, skus, rules)
+    box = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+    owner, why = owners.assign_owner(buyer.owner, buyer.region or decision.region, skus, rules,
+                                     box.name if box else "")
     if owner:
         buyer.owner = owner
         session.add(Event(name="owner_assigned", buyer_id=buyer.id, message_id=message.id,
@@ -86,21 +90,59 @@ def _source(decision: Decision) -> str:
     return lead.platform if lead is not None else "email"
 
 
+def _inquiry_of(session: Session, message: Message, mail: Mail, buyer: Buyer,
+                decision: Decision, now: datetime) -> Inquiry:
+    """The buyer's deal this mail continues (moved as the mail says), else a new inquiry."""
+    deal = deals_record.continued_deal(session, buyer.id, mail)
+    if deal is None:
+        return _inquiry(session, message, buyer, decision)
+    inquiry, answered = deal
+    _regraded(session, inquiry, buyer, decision)
+    deals_record.buyer_wrote(session, inquiry, answered, message, mail,
+                             decision.extracted.requests, now)
+    return inquiry
+
+
 def _inquiry(session: Session, message: Message, buyer: Buyer, decision: Decision) -> Inquiry:
     assert decision.grade is not None
     inquiry = Inquiry(buyer_id=buyer.id, message_id=message.id, grade=decision.grade.grade,
                       reasons=reasons_json(decision.grade.reasons),
-                      products=[{"sku": p.sku, "name": p.name, "matched": p.matched}
-                                for p in decision.extracted.products],
+                      products=products_json(decision.extracted),
                       terms=terms_json(decision.extracted), kind=decision.kind.value,
                       country=decision.country)
     session.add(inquiry)
     session.flush()
-    if buyer.grade_source != "override" and buyer.grade != decision.grade.grade:
-        buyer.grade = decision.grade.grade
+    _grade_buyer(session, buyer, inquiry)
+    return inquiry
+
+
+def _regraded(session: Session, inquiry: Inquiry, buyer: Buyer, decision: Decision) -> None:
+    """The deal's grade is the latest mail's; new products join it; a term it did not
+    state yet is taken from this mail (what was stated first stays until a person
+    edits it, and a sample request's quantities are the samples', not the order's)."""
+    assert decision.grade is not None
+    x = decision.extracted
+    inquiry.grade, inquiry.reasons = decision.grade.grade, reasons_json(decision.grade.reasons)
+    known = {(p.get("sku") or p.get("name")) for p in inquiry.products if isinstance(p, dict)}
+    added = [p for p in products_json(x) if (p["sku"] or p["name"]) not in known]
+    if added:
+        inquiry.products = [*inquiry.products, *added]
+    terms, new = dict(inquiry.terms or {}), terms_json(x)
+    terms["requests"] = sorted(set(terms.get("requests") or ()) | set(new["requests"]))
+    fill = ["incoterms", "payment_terms", "target_prices", "delivery", "language"]
+    fill += [] if "sample" in x.requests else ["quantities"]
+    terms.update({k: new[k] for k in fill if not terms.get(k) and new.get(k)})
+    inquiry.terms = terms
+    if not inquiry.country and decision.country:
+        inquiry.country = decision.country
+    _grade_buyer(session, buyer, inquiry)
+
+
+def _grade_buyer(session: Session, buyer: Buyer, inquiry: Inquiry) -> None:
+    if buyer.grade_source != "override" and buyer.grade != inquiry.grade:
+        buyer.grade = inquiry.grade
         session.add(GradeChange(buyer_id=buyer.id, grade=buyer.grade, source="auto",
                                 inquiry_id=inquiry.id, reasons=inquiry.reasons))
-    return inquiry
 
 
 def _contact(buyer: Buyer, decision: Decision, mail: Mail, now: datetime) -> None:
@@ -195,6 +237,10 @@ def set_grade(session: Session, buyer: Buyer, grade: str, *, by: str, why: str) 
 
 def reasons_json(reasons: tuple[Reason, ...]) -> list[dict[str, str]]:
     return [{"rule": r.rule, "text": r.text} for r in reasons]
+
+
+def products_json(x: Extracted) -> list[dict[str, Any]]:
+    return [{"sku": p.sku, "name": p.name, "matched": p.matched} for p in x.products]
 
 
 def terms_json(x: Extracted) -> dict[str, Any]:

@@ -18,8 +18,12 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol, Self, TypeVar
 
+from sqlalchemy.orm import Session
+
 from daemon.config import Settings
-from daemon.review_folder import ApprovedDraft, ReviewFolder
+from daemon.db import after_commit
+from daemon.leases import ME
+from daemon.review_folder import ApprovedDraft, ReviewFolder, Staged
 
 ItemT = TypeVar("ItemT")
 
@@ -44,6 +48,27 @@ class ReviewBackend(Protocol[ItemT]):
     def write_pending(self, draft_id: str, message: EmailMessage, context: str, *,
                       grade: str, buyer_label: str, when: datetime) -> str:
         """Put the draft and its reviewer context in pending; the name written."""
+        ...
+
+    def stage_pending(self, draft_id: str, message: EmailMessage, context: str, *,
+                      grade: str, buyer_label: str, when: datetime, writer: str = "") -> str:
+        """Write the draft where no reviewer sees it yet (`publish` shows it), marked as
+        instance `writer`'s; the name. A backend that cannot hold a draft back writes it
+        to pending at once."""
+        ...
+
+    def publish(self, name: str, *, late: bool = False) -> None:
+        """Show a staged draft to reviewers. `late`: its writer stopped after the
+        commit, and may have shown it already (a backend that cannot tell by its name
+        looks first, so it shows once)."""
+        ...
+
+    def discard(self, name: str) -> None:
+        """Remove a staged draft whose row was never committed."""
+        ...
+
+    def unpublished(self) -> list[Staged]:
+        """Staged drafts neither published nor discarded (their writer stopped)."""
         ...
 
     def tidy(self) -> None:
@@ -91,11 +116,18 @@ def review_backend(settings: Settings) -> ReviewBackend[Any]:
 def review_backends(settings: Settings) -> list[ReviewBackend[Any]]:
     """Every review folder a sweep looks in: the shared one (follow-ups, drafts from
     before owners were configured), then each salesperson's (`[[salesperson]]`)."""
-    backends = [review_backend(settings)]
-    seen = {settings.review_path}
-    for person in settings.salesperson:
-        path = settings.salesperson_review_path(person.name)
-        if path not in seen:
-            seen.add(path)
-            backends.append(ReviewFolder(path))
-    return backends
+    return [review_backend(settings), *(ReviewFolder(p) for p in settings.review_paths[1:])]
+
+
+def write_for_review(session: Session, review: ReviewBackend[Any], draft_id: str,
+                     message: EmailMessage, context: str, *, grade: str, buyer_label: str,
+                     when: datetime) -> str:
+    """Write a draft whose row `session` has added: reviewers see it once the unit of
+    work commits, and never if it rolls back. A process killed in between leaves it
+    staged; the sweep publishes it when the row exists and discards it when the row
+    never came and its writer is gone (the message is drafted again, so one draft
+    shows, not two)."""
+    name = review.stage_pending(draft_id, message, context, grade=grade,
+                                buyer_label=buyer_label, when=when, writer=ME)
+    after_commit(session, lambda: review.publish(name), lambda: review.discard(name))
+    return name

@@ -7,7 +7,9 @@
     <root>/failed/    not sent, with <stem>.reason.txt saying why
 
 Files are written under a temporary name in the same folder, fsynced and renamed, so a
-reader (or a crash) never sees half a draft. A move takes the .txt and reason first and
+reader (or a crash) never sees half a draft. A new draft is first staged in pending/
+under a hidden name (`.unpublished.<name>`) and published by a rename once its row is
+committed; the sweep publishes or discards what a killed process left staged. A move takes the .txt and reason first and
 the .eml last: the .eml left in approved/ is what says work remains, so a kill between
 the renames is finished by the next sweep. Names are ASCII and short, so any share and
 any operating system takes them.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import errno
 import hashlib
 import os
 import re
@@ -29,6 +32,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
@@ -38,13 +42,72 @@ from pathlib import Path
 from typing import Self
 
 from daemon.errors import PermanentError
+from daemon.files import write_atomically
+from daemon.header_text import clean_line
 
 FOLDERS = ("pending", "approved", "rejected", "sent", "failed")
 DRAFT_HEADER = "X-Inquiryd-Draft"
 # Larger than any reply with its price sheet and e-samples; a bigger file is not ours.
 MAX_DRAFT_BYTES = 40 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
+# The draft ids inquiryd writes (daemon/draft.py makes them so). Any other value is not
+# ours, and a NUL byte in one would even make PostgreSQL refuse the lookup.
+_DRAFT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 _NAME_CAP = 40
+# A staged draft's prefix in pending/ until its row is committed (see stage_pending).
+UNPUBLISHED = ".unpublished."
+# A temporary or staged file this old belongs to no write still going on.
+STALE_SECONDS = 3600
+_NAME_BYTES = 200  # of a name moved in, leaving room for what is written beside it
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A draft written to pending/ under its hidden name, not yet published; `writer`
+    is the writing instance's tag (writer_tag)."""
+
+    name: str
+    draft_id: str
+    writer: str
+    age_seconds: float
+
+    def hidden(self, part: str) -> str:
+        return f"{UNPUBLISHED}{self.writer}.{part}"
+
+
+def stage_files(folder: Path, name: str, writer: str, context: str, data: bytes) -> None:
+    """Write a draft's context and .eml under their hidden staged names in `folder`."""
+    hidden = f"{UNPUBLISHED}{writer_tag(writer)}."
+    write_atomically(folder / (hidden + _txt(name)), context.encode("utf-8"))
+    write_atomically(folder / (hidden + name), data)
+
+
+def staged_in(folder: Path) -> list[Staged]:
+    """The drafts staged in `folder`, by name (a context without its .eml counts)."""
+    now = time.time()
+    found: dict[str, Staged] = {}
+    for entry in os.scandir(folder):
+        if not entry.name.startswith(UNPUBLISHED) or entry.name.endswith(".tmp"):
+            continue
+        writer, _, rest = entry.name.removeprefix(UNPUBLISHED).partition(".")
+        name = rest if rest.endswith(".eml") else rest.removesuffix(".txt") + ".eml"
+        try:
+            age = now - entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        known = found.get(name)
+        found[name] = Staged(name, draft_id_from_name(name), writer,
+                             min(age, known.age_seconds) if known else age)
+    return [found[n] for n in sorted(found)]
+
+
+def staged_context(staged: Staged, folder: Path) -> Path:
+    return folder / staged.hidden(_txt(staged.name))
+
+
+def writer_tag(instance: str) -> str:
+    """A short file-name-safe tag for an instance id (host:pid:random has a colon)."""
+    return hashlib.sha256(instance.encode()).hexdigest()[:8] if instance else "none"
 
 
 class ReviewFileError(PermanentError):
@@ -123,8 +186,12 @@ def approved_from_bytes(name: str, data: bytes, path: Path | None = None) -> App
         raise ReviewFileError(f"no {DRAFT_HEADER} header: not a draft written by "
                               "inquiryd, so it is not sent")
     if len(ids) > 1:
-        raise ReviewFileError(f"{len(ids)} {DRAFT_HEADER} headers ({', '.join(ids)}): "
+        shown = ", ".join(clean_line(i)[:60] for i in ids)
+        raise ReviewFileError(f"{len(ids)} {DRAFT_HEADER} headers ({shown}): "
                               "which draft this is cannot be told, so it is not sent")
+    if not _DRAFT_ID.fullmatch(ids[0]):
+        raise ReviewFileError(f"{DRAFT_HEADER} {clean_line(ids[0])[:60]!r} is not a draft "
+                              "id inquiryd writes, so it is not sent")
     return ApprovedDraft(name, ids[0], data, message, _subject(message),
                          body_digest(message), path)
 
@@ -137,9 +204,10 @@ def check_size(size: int) -> None:
 
 
 def header_draft_id(head: bytes) -> str:
-    """The draft id in a header block ('' unless there is exactly one, non-empty)."""
+    """The draft id in a header block ('' unless there is exactly one, and it is one)."""
     values = BytesHeaderParser(policy=compat32).parsebytes(head).get_all(DRAFT_HEADER) or []
-    return str(values[0]).strip() if len(values) == 1 else ""
+    value = str(values[0]).strip() if len(values) == 1 else ""
+    return value if _DRAFT_ID.fullmatch(value) else ""
 
 
 def body_digest(message: Message) -> str:
@@ -153,10 +221,19 @@ def body_digest(message: Message) -> str:
     for part in message.walk():
         if part.is_multipart():
             continue
-        digest.update(f"{part.get_content_type()}\0{part.get_filename() or ''}\0".encode())
+        digest.update(f"{part.get_content_type()}\0{_filename(part)}\0".encode())
         digest.update(_part_bytes(part))
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _filename(part: Message) -> str:
+    try:
+        return part.get_filename() or ""
+    except (TypeError, ValueError, LookupError):
+        # A cut RFC 2231 continuation ("filename*0*=...; filename*") makes the stdlib
+        # sort None with ints (TypeError); the name then counts as none.
+        return ""
 
 
 def _part_bytes(part: Message) -> bytes:
@@ -167,8 +244,8 @@ def _part_bytes(part: Message) -> bytes:
     if part.get_content_maintype() == "text":
         try:
             text = payload.decode(part.get_content_charset() or "us-ascii", "replace")
-        except LookupError:  # unknown charset: compare the raw bytes
-            text = payload.decode("latin-1")
+        except (LookupError, ValueError, TypeError):  # an unknown charset, a NUL in its
+            text = payload.decode("latin-1")  # name or a cut parameter: the raw bytes
         lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
         return "\n".join(lines).strip("\n").encode("utf-8", "surrogateescape")
     return payload
@@ -198,15 +275,51 @@ class ReviewFolder:
 
     def write_pending(self, draft_id: str, message: EmailMessage, context: str, *,
                       grade: str, buyer_label: str, when: datetime) -> str:
-        """Write the draft and its context to pending/; return the .eml's file name."""
+        """Write the draft and its context to pending/ at once; the .eml's file name."""
+        name = self.stage_pending(draft_id, message, context, grade=grade,
+                                  buyer_label=buyer_label, when=when)
+        self.publish(name)
+        return name
+
+    def stage_pending(self, draft_id: str, message: EmailMessage, context: str, *,
+                      grade: str, buyer_label: str, when: datetime, writer: str = "") -> str:
+        """Write the draft and its context to pending/ under hidden names, tagged with
+        the writing instance; the name it takes once `publish`ed. Nobody sees it, and no
+        sweep lists it, before then."""
         check_draft_header(draft_id, message)
         name = self.file_name(draft_id, grade=grade, buyer_label=buyer_label, when=when)
-        pending = self.folder("pending")
-        # The context first: once the .eml shows, a reviewer finds its .txt beside it.
-        _write_atomic(pending / _txt(name), context.encode("utf-8"))
-        _write_atomic(pending / name, eml_bytes(message))
-        _fsync_dir(pending)
+        stage_files(self.folder("pending"), name, writer, context, eml_bytes(message))
         return name
+
+    def publish(self, name: str, *, late: bool = False) -> None:
+        """Show a staged draft in pending/ (a draft already shown stays as it is)."""
+        pending = self.folder("pending")
+        staged = {s.name: s for s in self._staged()}.get(name)
+        if staged is None:
+            return  # published already (by the sweep, or the writer itself)
+        # The context first: once the .eml shows, a reviewer finds its .txt beside it.
+        for part in (_txt(name), name):
+            try:
+                os.replace(pending / staged.hidden(part), pending / part)
+            except FileNotFoundError:
+                pass  # a part never written, or another publisher was first
+        _fsync_dir(pending)
+
+    def discard(self, name: str) -> None:
+        """Remove a staged draft that will never be recorded."""
+        pending = self.folder("pending")
+        for staged in self._staged():
+            if staged.name == name:
+                for part in (_txt(name), name):
+                    (pending / staged.hidden(part)).unlink(missing_ok=True)
+
+    def unpublished(self) -> list[Staged]:
+        """The staged drafts in pending/ (left by a process stopped between writing a
+        draft and publishing it), by name, with their writer and age in seconds."""
+        return self._staged()
+
+    def _staged(self) -> list[Staged]:
+        return staged_in(self.folder("pending"))
 
     def approved_files(self, min_age: float = 0.0) -> list[Path]:
         """The .eml files in approved/, oldest name first.
@@ -239,7 +352,18 @@ class ReviewFolder:
             return ""
 
     def tidy(self) -> None:
-        """Nothing to put in order: a .txt always moves with its .eml."""
+        """Remove the temporary files of writes cut off by a crash, once an hour old
+        (a .txt always moves with its .eml: nothing else to put in order)."""
+        now = time.time()
+        for folder in FOLDERS:
+            for entry in os.scandir(self.folder(folder)):
+                if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                    continue
+                try:
+                    if now - entry.stat().st_mtime > STALE_SECONDS:
+                        os.unlink(entry.path)
+                except FileNotFoundError:
+                    continue
 
     def locate(self, draft_id: str, name: str, folders: tuple[str, ...]) -> Path | None:
         """Where the draft written as `name` is now (files are found by name)."""
@@ -278,12 +402,13 @@ class ReviewFolder:
             return path
         target = _free_name(self.folder(to), path.name)
         if to == "failed" and reason:
-            _write_atomic(target.with_suffix(".reason.txt"), (reason.rstrip() + "\n").encode())
+            write_atomically(target.with_suffix(".reason.txt"),
+                             (reason.rstrip() + "\n").encode())
         context = path.with_name(_txt(path.name))
-        if context.exists():
+        if _exists(context):
             os.replace(context, target.with_name(_txt(target.name)))
         old_reason = path.with_suffix(".reason.txt")
-        if old_reason.exists() and to != "failed":
+        if to != "failed" and _exists(old_reason):
             old_reason.unlink()
         os.replace(path, target)
         return target
@@ -297,22 +422,29 @@ def _txt(eml_name: str) -> str:
     return eml_name.removesuffix(".eml") + ".txt"
 
 
+def _exists(path: Path) -> bool:
+    """Path.exists(), and False for a name longer than the file system takes."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return False
+        raise
+
+
 def _free_name(folder: Path, name: str) -> Path:
+    if len(name.encode()) > _NAME_BYTES:
+        # Someone else's long name (a mail client names a saved message by its subject):
+        # shortened, so that "~N", ".reason.txt" and the temporary name of a file
+        # written beside it still fit the 255 bytes most file systems allow.
+        stem = name.removesuffix(".eml").encode()[:_NAME_BYTES - 4]
+        name = stem.decode("utf-8", "ignore") + ".eml"
     target = folder / name
     n = 1
     while target.exists():
         n += 1
         target = folder / f"{name.removesuffix('.eml')}~{n}.eml"
     return target
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -347,9 +479,16 @@ def _parse(data: bytes) -> Message:
 
 
 def _subject(message: Message) -> str:
-    raw = str(message.get("Subject", ""))
-    try:
-        raw = str(make_header(decode_header(raw)))
-    except (LookupError, ValueError, UnicodeError):
-        pass  # a malformed encoded word: compare it as written
-    return " ".join(raw.split())
+    raw = next((str(v) for k, v in message.raw_items() if k.lower() == "subject"), "")
+    data = raw.encode("utf-8", "surrogateescape")
+    if not data.isascii():
+        # An editor saved it as raw UTF-8: the stdlib would read each byte as U+FFFD,
+        # and the sweep would record a subject that was never sent.
+        raw = data.decode("utf-8", "replace")
+    else:
+        try:
+            raw = str(make_header(decode_header(raw)))
+        except (LookupError, ValueError, UnicodeError, HeaderParseError):
+            pass  # a malformed encoded word ("=?utf-8?b?abcde?="): compare it as written
+    # It is recorded as the subject sent: no control character (PostgreSQL refuses NUL).
+    return " ".join(clean_line(raw).split())

@@ -29,6 +29,10 @@ used within one session only, never stored. Hence the folder backend's "sent, th
 stopped before the move: just move it" cannot be told from a copy here: a sent draft
 found in Approved goes to Failed, unsent, with "already sent" as its reason.
 
+A new draft waits in the state folder (`review-staged/<mailbox>/`) until its database row
+is committed, and is APPENDed then: a process stopped in between leaves it there for the
+sweep, which APPENDs it (once: it looks first) or discards it when the row never came.
+
 Folder names are `imap_prefix` written with "/" and turned into the server's hierarchy,
 below its personal namespace (e.g. "INBOX.Inquiries.Pending" on Courier); missing
 folders are created and subscribed (many clients show subscribed folders only).
@@ -36,15 +40,17 @@ folders are created and subscribed (many clients show subscribed folders only).
 
 from __future__ import annotations
 
+import email.policy
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
+from email.parser import BytesHeaderParser, BytesParser
 from email.policy import compat32
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Self
 
 from imapclient import DELETED, DRAFT, SEEN, IMAPClient
@@ -54,8 +60,9 @@ from daemon.config import Mailbox, Settings
 from daemon.errors import MailboxError
 from daemon.fetch.imap import NETWORK_ERRORS, ImapSource
 from daemon.review_folder import (
-    DRAFT_HEADER, FOLDERS, ApprovedDraft, approved_from_bytes, check_draft_header,
-    check_size, draft_file_name, eml_bytes, header_draft_id,
+    DRAFT_HEADER, FOLDERS, ApprovedDraft, Staged, approved_from_bytes, check_draft_header,
+    check_size, draft_file_name, eml_bytes, header_draft_id, safe_part, stage_files,
+    staged_context, staged_in,
 )
 
 log = logging.getLogger(__name__)
@@ -105,8 +112,10 @@ class _Row:
 class ImapReview:
     """The five review folders in one IMAP mailbox; see the module docstring."""
 
-    def __init__(self, box: Mailbox, password: str, prefix: str = "Inquiries"):
+    def __init__(self, box: Mailbox, password: str, prefix: str = "Inquiries",
+                 staging: Path | None = None):
         self.box = box
+        self.staging = staging
         self.prefix = prefix.strip("/")
         self._password = password
         self._source: ImapSource | None = None
@@ -120,7 +129,8 @@ class ImapReview:
         box = next((m for m in settings.mailbox if m.name == name and m.kind == "imap"), None)
         if box is None:  # config.load refuses this; a hand-made Settings may not
             raise ValueError(f"review.imap_mailbox: no imap mailbox named {name!r}")
-        return cls(box, settings.secret(box), settings.review.imap_prefix)
+        return cls(box, settings.secret(box), settings.review.imap_prefix,
+                   settings.paths.state / "review-staged" / safe_part(box.name))
 
     # -- the session -------------------------------------------------------------------
 
@@ -181,13 +191,63 @@ class ImapReview:
                       grade: str, buyer_label: str, when: datetime) -> str:
         """APPEND the context note, then the draft (\\Draft), to Pending; the name."""
         check_draft_header(draft_id, message)
-        note = context_note(draft_id, message, context)
+        self._append_pending(eml_bytes(message), context_note(draft_id, message, context),
+                             when)
+        return self.file_name(draft_id, grade=grade, buyer_label=buyer_label, when=when)
+
+    def _append_pending(self, draft: bytes, note: bytes, when: datetime) -> None:
         with self._session() as client:
             pending = self._names["pending"]
             # The note first: once the draft shows, a reviewer finds its note beside it.
             client.append(pending, note, flags=[SEEN], msg_time=when)
-            client.append(pending, eml_bytes(message), flags=[DRAFT], msg_time=when)
-        return self.file_name(draft_id, grade=grade, buyer_label=buyer_label, when=when)
+            client.append(pending, draft, flags=[DRAFT], msg_time=when)
+
+    # -- staging (see review.write_for_review) -----------------------------------------
+
+    # An APPEND cannot be taken back once a reviewer may have seen it, so a draft waits
+    # in the state folder (`staging`) until its row is committed, then is APPENDed. A
+    # late publish (the writer stopped between commit and APPEND, or between APPEND and
+    # removing the staged files) looks in every review folder first: a draft shows once.
+    # Without a staging folder (a hand-made backend) a draft is APPENDed at once.
+    def stage_pending(self, draft_id: str, message: EmailMessage, context: str, *,
+                      grade: str, buyer_label: str, when: datetime, writer: str = "") -> str:
+        name = self.file_name(draft_id, grade=grade, buyer_label=buyer_label, when=when)
+        if self.staging is None:
+            return self.write_pending(draft_id, message, context, grade=grade,
+                                      buyer_label=buyer_label, when=when)
+        check_draft_header(draft_id, message)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        stage_files(self.staging, name, writer, context, eml_bytes(message))
+        return name
+
+    def publish(self, name: str, *, late: bool = False) -> None:
+        staged = next((s for s in self.unpublished() if s.name == name), None)
+        if staged is None or self.staging is None:
+            return  # published already, or never staged
+        data_path = self.staging / staged.hidden(name)
+        context_path = staged_context(staged, self.staging)
+        try:
+            data = data_path.read_bytes()
+            context = context_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return  # cut off between the two writes: its row never came (discard)
+        if not (late and self.locate(staged.draft_id, name, FOLDERS)):
+            head = BytesParser(policy=email.policy.default).parsebytes(data, headersonly=True)
+            assert isinstance(head, EmailMessage)
+            self._append_pending(data, context_note(staged.draft_id, head, context),
+                                 _date(head))
+        self.discard(name)
+
+    def discard(self, name: str) -> None:
+        if self.staging is None:
+            return
+        for staged in self.unpublished():
+            if staged.name == name:
+                staged_context(staged, self.staging).unlink(missing_ok=True)
+                (self.staging / staged.hidden(name)).unlink(missing_ok=True)
+
+    def unpublished(self) -> list[Staged]:
+        return staged_in(self.staging) if self.staging and self.staging.is_dir() else []
 
     # -- listings ----------------------------------------------------------------------
 
@@ -348,7 +408,13 @@ def _note(kind: str, draft_id: str, subject: str, about: str, text: str, date: s
     if draft_id:
         note[NOTE_FOR_HEADER] = draft_id
     note.set_content(text)
-    return eml_bytes(note)
+    try:
+        return eml_bytes(note)
+    except UnicodeError:
+        # A broken encoded word ("=?utf?q?=A0=C2=A0") the stdlib decodes but cannot
+        # fold back: show the subject as written, no longer taken for an encoded word.
+        note.replace_header("Subject", subject.replace("=?", "= ?"))
+        return eml_bytes(note)
 
 
 # -- IMAP helpers ---------------------------------------------------------------------------
@@ -431,6 +497,15 @@ def _newest_copy_first(rows: list[_Row]) -> list[_Row]:
         groups.setdefault(row.draft_id or f"uid:{row.uid}", []).append(row)
     ordered = sorted(groups.values(), key=lambda g: min(r.uid for r in g))
     return [r for group in ordered for r in sorted(group, key=lambda r: -r.uid)]
+
+
+def _date(message: EmailMessage) -> datetime:
+    """The draft's Date (the APPEND's internal date), or now when it has none."""
+    try:
+        when = parsedate_to_datetime(str(message["Date"]))
+    except (TypeError, ValueError, IndexError):
+        return datetime.now(timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _text(value: Any) -> str:

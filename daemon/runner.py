@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -23,6 +24,7 @@ from daemon.errors import MailboxError
 from daemon.fetch import Ref, Source
 from daemon.fetch.imap import ImapSource
 from daemon.fetch.maildir import MaildirSource
+from daemon.leases import ME, Leases
 from daemon.logs import kv
 from daemon.models import Mailbox, Poll, utcnow
 from daemon.types import ParseLimits
@@ -74,10 +76,18 @@ def poll(settings: Settings, db: Database, stop: threading.Event | None = None,
         stages = pipeline.default_stages(settings, rulebook.load(settings.paths.rules))
     report = PollReport()
     by_id: dict[int, MailboxReport] = {}
+    leases = Leases(db, ME, timedelta(seconds=settings.database.lease_seconds))
     for box in settings.mailbox:
         if stop.is_set():
             break
-        mailbox_id, mreport = ingest_mailbox(settings, db, box, stop)
+        if not leases.take(f"mailbox:{box.name}"):  # another instance is polling it now
+            log.info("event=mailbox_skipped mailbox=%s reason=polled_by_another_instance",
+                     box.name)
+            continue
+        try:
+            mailbox_id, mreport = ingest_mailbox(settings, db, box, stop)
+        finally:
+            leases.release(f"mailbox:{box.name}")
         by_id[mailbox_id] = mreport
         report.mailboxes.append(mreport)
     outcomes = pipeline.process_pending(db, parse_limits(settings),

@@ -88,6 +88,12 @@ def expected_sender(settings: Settings, mailbox_name: str = "") -> str:
     return address
 
 
+def sender_name(settings: Settings, mailbox_name: str = "") -> str:
+    """The display name of that sender ("Lily Chen <lily@...>" -> "Lily Chen")."""
+    box = next((m for m in settings.mailbox if m.name == mailbox_name), None)
+    return parseaddr((box.sender if box else "") or settings.smtp.sender)[0]
+
+
 # -- SMTP -------------------------------------------------------------------------------
 
 def _wire(data: bytes) -> bytes:
@@ -309,13 +315,6 @@ def _imap_sent_name(client: imapclient.IMAPClient) -> str:
     name = f"{prefix}Sent"
     client.create_folder(name)
     return name
-
-
-def append_to_sent(settings: Settings, box: Mailbox, message_bytes: bytes,
-                   when: datetime | None = None) -> None:
-    """File one copy in `box`'s Sent folder, flagged \\Seen; MailboxError/OSError on failure."""
-    with SentFolder(settings, box) as folder:
-        folder.append(message_bytes, when)
 
 
 def attempt(send: Callable[[], str], *, release: Callable[[], None],

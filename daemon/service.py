@@ -16,7 +16,8 @@ import re
 import signal
 import socket
 import threading
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -30,8 +31,9 @@ from daemon import a_list_job, campaigns, followups_job, pipeline, rulebook, run
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.errors import ConfigError
+from daemon.instance import running
+from daemon.leases import Leases, job_lease, parse_job_lease
 from daemon.logs import kv
-from daemon.lock import StateLock
 from daemon.models import Mailbox, utcnow
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,69 @@ def poll_triggers(settings: Settings) -> list[BaseTrigger]:
     if sched.poll_interval_minutes:
         triggers.append(IntervalTrigger(minutes=sched.poll_interval_minutes, timezone=sched.tz))
     return triggers
+
+
+def last_fire_time(trig: BaseTrigger, now: datetime) -> datetime:
+    """The firing a job started `now` belongs to: the trigger's latest fire time at or
+    before now (every instance computes the same one, so it names the firing's lease)."""
+    if isinstance(trig, IntervalTrigger):  # fixed slots, the same on every instance
+        step = int(trig.interval.total_seconds())
+        return datetime.fromtimestamp(int(now.timestamp()) // step * step, timezone.utc)
+    last, start = None, now - timedelta(days=2)
+    nxt = trig.get_next_fire_time(None, start)
+    while nxt is not None and nxt <= now:
+        last, nxt = nxt, trig.get_next_fire_time(nxt, nxt + timedelta(seconds=1))
+    return last or now.replace(second=0, microsecond=0)
+
+
+def daily_triggers(settings: Settings) -> dict[str, CronTrigger]:
+    """The follow-ups and the reports (monthly A-grade list) at their configured times."""
+    sched = settings.schedule
+    return {"followups": trigger(sched.followups, sched.tz),
+            "reports": trigger(sched.reports, sched.tz)}
+
+
+# How many coming polls `status` and `doctor` show.
+NEXT_POLLS = 3
+
+
+def fire_times(triggers: Sequence[BaseTrigger], now: datetime, count: int) -> list[datetime]:
+    """The next `count` times any clock-time trigger fires, from `now` on, in order.
+
+    Interval triggers are left out: they count from when the service started."""
+    found: list[datetime] = []
+    for trig in triggers:
+        if not isinstance(trig, CronTrigger):
+            continue
+        previous, start = None, now
+        for _ in range(count):
+            nxt = trig.get_next_fire_time(previous, start)
+            if nxt is None:
+                break
+            found.append(nxt)
+            previous = start = nxt  # APScheduler: strictly after a previous fire time
+    return sorted(found)[:count]
+
+
+def next_runs(settings: Settings, now: datetime) -> dict[str, Any]:
+    """When the service runs what next, in the company's time zone (ISO 8601)."""
+    sched = settings.schedule
+    tz = sched.tz
+
+    def first(trig: CronTrigger) -> str | None:
+        times = fire_times([trig], now, 1)
+        return times[0].isoformat() if times else None
+
+    daily = daily_triggers(settings)
+    return {
+        "timezone": sched.timezone,
+        "now": now.astimezone(tz).isoformat(timespec="seconds"),
+        "polls": [t.isoformat() for t in fire_times(poll_triggers(settings), now, NEXT_POLLS)],
+        "poll_every_minutes": sched.poll_interval_minutes or None,
+        "review_sweep_seconds": sched.review_sweep_seconds,
+        "followups": first(daily["followups"]),
+        "reports": first(daily["reports"]),
+    }
 
 
 def poll_was_missed(triggers: list[BaseTrigger], last_poll: datetime | None,
@@ -108,13 +173,14 @@ class Service:
         )
         self.last_status = "starting"
         self.stages: list[pipeline.Stage] = []
+        self.leases = Leases(db)  # replaced by the running instance's in run()
+        self._jobs: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
 
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; holds the state lock the whole time."""
-        with StateLock(self.settings.paths.state, "run"):
-            self.stages = self._load_stages()  # a mistake in the rules stops start-up
-            self.db.ensure_schema()
-            sweep.recover_at_startup(self.db)  # died mid-send: a person decides, never resent
+        self.stages = self._load_stages()  # a mistake in the rules stops start-up
+        with running(self.settings, self.db, "run") as self.leases:
+            sweep.recover_stopped_sends(self.db)  # died mid-send: a person decides
             self._install_signals()
             self._schedule()
             self.scheduler.start()
@@ -135,23 +201,51 @@ class Service:
     def _schedule(self) -> None:
         triggers = poll_triggers(self.settings)
         for i, trig in enumerate(triggers):
-            self.scheduler.add_job(self.poll_job, trig, id=f"poll-{i}", name="poll")
+            self._add_once(f"poll-{i}", "poll", trig, self.poll_job)
         self.scheduler.add_job(
             sweep.sweep_job, IntervalTrigger(seconds=self.settings.schedule.review_sweep_seconds),
             args=(self.settings, self.db, self.stop), id="review-sweep", name="review sweep")
-        self.scheduler.add_job(
-            followups_job.job, trigger(self.settings.schedule.followups, self.settings.schedule.tz),
-            args=(self.settings, self.db, self.stop), id="followups", name="follow-ups")
-        self.scheduler.add_job(  # campaigns whose send_at has come
-            campaigns.campaign_job, IntervalTrigger(minutes=5), args=(self.settings, self.db,
-                                                                     self.stop),
-            id="campaigns", name="scheduled campaigns")
-        self.scheduler.add_job(  # the monthly A-grade list: sends once, from the 1st working day
-            a_list_job.job, trigger(self.settings.schedule.reports, self.settings.schedule.tz),
-            args=(self.settings, self.db, self.stop), id="a-list", name="monthly A-grade list")
+        daily = daily_triggers(self.settings)
+        self._add_once("followups", "follow-ups", daily["followups"],
+                       followups_job.job, self.settings, self.db, self.stop)
+        self._add_once(  # campaigns whose send_at has come; one instance prepares each
+            "campaigns", "scheduled campaigns", IntervalTrigger(minutes=5),
+            campaigns.campaign_job, self.settings, self.db, self.stop)
+        self._add_once(  # the monthly A-grade list: sends once, from the 1st working day
+            "a-list", "monthly A-grade list", daily["reports"],
+            a_list_job.job, self.settings, self.db, self.stop)
         if poll_was_missed(triggers, self._last_poll(), utcnow()):
             log.info("event=missed_poll action=poll_now")
             self.scheduler.add_job(self.poll_job, id="poll-at-start", name="poll")
+
+    def _add_once(self, job_id: str, name: str, trig: BaseTrigger, fn: Callable[..., Any],
+                  *args: Any) -> None:
+        """A scheduled job that runs once per firing across all instances sharing the
+        database: the firing's lease goes to the first instance that asks."""
+        self._jobs[job_id] = (fn, args)
+
+        def fire() -> None:
+            self.run_leased(job_lease(job_id, last_fire_time(trig, utcnow())), fn, *args)
+
+        self.scheduler.add_job(fire, trig, id=job_id, name=name)
+
+    def run_leased(self, lease: str, fn: Callable[..., Any], *args: Any) -> None:
+        if not self.leases.take(lease):
+            log.info("event=job_skipped lease=%s reason=run_by_another_instance", lease)
+            return
+        try:
+            fn(*args)
+        finally:
+            self.leases.finish(lease)
+
+    def _take_over_orphans(self) -> None:
+        """Job firings whose instance stopped before finishing them: run them here."""
+        for lease in self.leases.orphans():
+            job = self._jobs.get(parse_job_lease(lease) or "")
+            if job is not None:
+                log.warning("event=job_taken_over lease=%s", lease)
+                self.scheduler.add_job(self.run_leased, args=(lease, job[0], *job[1]),
+                                       id=f"takeover:{lease}", replace_existing=True)
 
     def _last_poll(self) -> datetime | None:
         with self.db.unit_of_work() as session:
@@ -160,6 +254,10 @@ class Service:
     def _main_loop(self) -> None:
         while not self.stop.wait(WATCHDOG_EVERY):
             sd_notify(f"WATCHDOG=1\nSTATUS={self.last_status}")
+            try:
+                self._take_over_orphans()
+            except Exception as exc:  # noqa: BLE001 - the database may be back next time
+                log.warning("event=takeover_check_failed error=%s", exc.__class__.__name__)
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()

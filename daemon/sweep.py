@@ -15,16 +15,21 @@ from datetime import datetime
 from email.utils import getaddresses
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import outbox
 from daemon.config import Mailbox, Settings
 from daemon.db import Database
 from daemon.errors import ConfigError, MailboxError
-from daemon.lock import StateLock
+from daemon.instance import running
+from daemon.leases import ME, live_instances
+from daemon.logs import kv
 from daemon.models import Draft, DraftState, utcnow
 from daemon.review import ReviewBackend, review_backends
-from daemon.review_folder import DRAFT_HEADER, ApprovedDraft, ReviewFileError
+from daemon.review_folder import (
+    DRAFT_HEADER, STALE_SECONDS, ApprovedDraft, ReviewFileError, writer_tag,
+)
 from daemon.send import (
     SETTLE_SECONDS,
     SentFolder,
@@ -155,6 +160,7 @@ def sweep(settings: Settings, db: Database, review: ReviewBackend[Any],
 def sweep_all(settings: Settings, db: Database, stop: threading.Event, *,
               settle_seconds: float = SETTLE_SECONDS) -> SweepReport:
     """One sweep of every review folder: the shared one and each salesperson's."""
+    recover_stopped_sends(db)
     backends = review_backends(settings)
     if len(backends) == 1:
         return sweep(settings, db, backends[0], stop, settle_seconds=settle_seconds)
@@ -177,6 +183,7 @@ def _sweep_review(settings: Settings, db: Database, review: ReviewBackend[Any],
                   stop: threading.Event, settle_seconds: float, report: SweepReport) -> None:
     report.rejected = record_rejections(db, review)
     review.tidy()
+    settle_staged(db, review)
     pacer = Pacer(settings.sending.per_minute)
     with SmtpConnection(settings) as smtp:
         for item in review.approved_items(min_age=settle_seconds):
@@ -244,7 +251,7 @@ def _judge(settings: Settings, db: Database, review: ReviewBackend[Any],
     except ReviewFileError as exc:
         return None, Verdict("refuse", str(exc))
     with db.unit_of_work() as session:
-        draft = outbox.get(session, approved.draft_id)
+        draft = outbox.get(session, approved.draft_id, lock=True)
         sender = expected_sender(settings, draft.mailbox_name if draft else "")
         verdict = admission(draft, approved, sender, utcnow())
         if verdict.action == "send" and draft is not None:
@@ -281,6 +288,32 @@ def _record(session: Session, settings: Settings, approved: ApprovedDraft, verdi
         return DraftState.FAILED
     outbox.mark_unknown(session, draft_id, words)
     return DraftState.UNKNOWN
+
+
+def settle_staged(db: Database, review: ReviewBackend[Any]) -> tuple[int, int]:
+    """Publish each staged draft whose row was committed (its writer stopped just
+    after the commit) and discard each one whose row never came and never will: its
+    writer is no longer running and it is older than any unit of work (the message is
+    drafted again). (published, discarded)."""
+    staged = review.unpublished()
+    if not staged:
+        return 0, 0
+    with db.unit_of_work() as session:
+        recorded = set(session.scalars(
+            select(Draft.id).where(Draft.id.in_({s.draft_id for s in staged}))))
+    running = {writer_tag(i) for i in live_instances(db) | {ME}}
+    published = discarded = 0
+    for one in staged:
+        if one.draft_id in recorded:
+            review.publish(one.name, late=True)
+            published += 1
+            log.info("event=draft_published_late draft=%s file=%s", one.draft_id, kv(one.name))
+        elif one.writer not in running and one.age_seconds > STALE_SECONDS:
+            review.discard(one.name)
+            discarded += 1
+            log.warning("event=draft_discarded file=%s reason=%s", kv(one.name),
+                        kv("never recorded: the process writing it stopped first"))
+    return published, discarded
 
 
 def record_rejections(db: Database, review: ReviewBackend[Any]) -> int:
@@ -350,12 +383,16 @@ def _file_group(settings: Settings, db: Database, box: Mailbox,
 
 # -- entry points for the service and the command line ------------------------------------
 
-def recover_at_startup(db: Database) -> list[str]:
-    """Start-up: drafts a dead process left in `sending` become `unknown` (logged)."""
+def recover_stopped_sends(db: Database) -> list[str]:
+    """Drafts an instance that stopped (killed, or its lease expired) left in `sending`
+    become `unknown` (logged): a person decides, they are never resent by themselves.
+    Run at start and before every sweep, so another instance's are found within one
+    lease period."""
+    live = live_instances(db) | {ME}
     with db.unit_of_work() as session:
-        ids = outbox.recover_sending_at_startup(session)
+        ids = outbox.recover_sending(session, live)
     for draft_id in ids:
-        log.warning("event=draft_unknown draft=%s reason=found_sending_at_startup "
+        log.warning("event=draft_unknown draft=%s reason=found_sending_after_stop "
                     "action=needs_decision", draft_id)
     return ids
 
@@ -374,10 +411,8 @@ def sweep_job(settings: Settings, db: Database, stop: threading.Event) -> SweepR
 
 def send_now(settings: Settings, db: Database, stop: threading.Event | None = None,
              *, settle_seconds: float = SETTLE_SECONDS) -> SweepReport:
-    """`inquiryd send`: under the state lock, recover, then one sweep."""
-    with StateLock(settings.paths.state, "send"):
-        db.ensure_schema()
-        recover_at_startup(db)
+    """`inquiryd send`: as a working instance, one sweep (recovering stopped sends first)."""
+    with running(settings, db, "send"):
         return sweep_all(settings, db, stop or threading.Event(), settle_seconds=settle_seconds)
 
 

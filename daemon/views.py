@@ -6,30 +6,69 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console(highlight=False)
 
 
 def print_status(report: dict[str, Any]) -> None:
-    table = Table(title="Mailboxes", title_justify="left")
-    for col in ("mailbox", "last poll", "last ok", "fetched", "stored", "failed", "health"):
+    """`inquiryd status`: times as the company's clock shows them (report["timezone"])."""
+    table = Table(title=f"Mailboxes (times in {report['timezone']})", title_justify="left")
+    for col in ("mailbox", "last poll", "next poll", "fetched", "stored", "failed", "health"):
         table.add_column(col)
     for m in report["mailboxes"]:
         last = m["last_poll"] or {}
-        health = "ok" if not m["failures_in_row"] else f"{m['failures_in_row']} failed polls"
-        if m["last_error"]:
-            health += f": {m['last_error']}"
-        table.add_row(m["name"], m["last_poll_at"] or "never", m["last_ok_at"] or "never",
+        health = m["health"] + (f" ({m['failures_in_row']} failed)"
+                                if m["failures_in_row"] else "")
+        table.add_row(m["name"], _minute(m["last_poll_at"]) or "never",
+                      _minute(m["next_poll_at"]) or ("" if m["configured"] else
+                                                     "not in the config"),
                       str(last.get("fetched", "")), str(last.get("stored", "")),
-                      str(last.get("failed", "")), health)
-    console.print(table if report["mailboxes"] else "Mailboxes: no poll yet")
+                      str(last.get("failed", "")), Text(health))
+    console.print(table)
+    for m in report["mailboxes"]:  # below the table: an error's words are too long for a cell
+        if m["last_error"]:
+            console.print(Text(f"  {m['name']}: last error: {m['last_error']}"), soft_wrap=True)
+    if report["poll_every_minutes"]:
+        console.print(f"Polls also every {report['poll_every_minutes']} min")
     console.print("Messages: " + _counts(report["messages"]))
     console.print("Drafts:   " + _counts(report["drafts"]))
-    if report["unknown_sends"]:
-        console.print(f"[bold]{report['unknown_sends']} draft(s) may or may not have been "
-                      "sent: a person must decide[/bold]")
+    _print_unknown_sends(report["unknown_sends"])
     for title in ("failed", "quarantine"):
         _print_set_aside(title, report[title])
+    fu = report["followups"]
+    due = fu["error"] if fu["due_today"] is None else f"{fu['due_today']} due today"
+    console.print(Text(f"Follow-ups: {due}; next run {_minute(fu['next_run_at']) or 'never'}"))
+    _print_leases(report["leases"])
+
+
+def _print_leases(rows: list[dict[str, Any]]) -> None:
+    """Which instance holds what: mailboxes being polled, job firings, heartbeats."""
+    if not rows:
+        return
+    table = Table(title="Leases (instances sharing the database)", title_justify="left")
+    for col in ("lease", "holder", "since", "expires"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["lease"], r["holder"], r["since"][:19].replace("T", " "),
+                      ("expired " if r["expired"] else "") + r["expires_at"][11:19])
+    console.print(table)
+
+
+def _minute(iso: str | None) -> str:
+    """"2026-11-24T12:30:00+08:00" -> "2026-11-24 12:30"."""
+    return iso[:16].replace("T", " ") if iso else ""
+
+
+def _print_unknown_sends(rows: list[dict[str, Any]]) -> None:
+    """One line each, the command to run at its end (soft-wrapped: copied whole)."""
+    if not rows:
+        return
+    console.print(f"[bold]{len(rows)} message(s) may or may not have been sent: "
+                  "a person must decide[/bold]")
+    for r in rows:
+        what = f"{r['type']} {r['id']}" + (f" of campaign {r['campaign']}" if r["campaign"] else "")
+        console.print(Text(f"  {what} to {r['to']}: {r['action']}"), soft_wrap=True)
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -46,6 +85,23 @@ def _print_set_aside(title: str, rows: list[dict[str, Any]]) -> None:
         table.add_row(str(r["id"]), r["from"] or "", (r["subject"] or "")[:60],
                       str(r["attempts"]), r["error"] or "")
     console.print(table)
+
+
+_STYLE = {"OK": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}
+
+
+def print_doctor(report: Any) -> None:
+    """`inquiryd doctor`: one line per check, `STATUS  what: fix`, then the verdict."""
+    from rich.text import Text
+
+    for f in report.findings:
+        line = Text(f"{f.status:<5} ", style=_STYLE[f.status])
+        line.append(f"{f.text}: {f.fix}" if f.fix else f.text)  # no markup: paths hold [ ]
+        console.print(line, soft_wrap=True)
+    failed = sum(f.status == "FAIL" for f in report.findings)
+    warned = sum(f.status == "WARN" for f in report.findings)
+    console.print(f"{failed} problem(s) to fix" if failed else "all checks passed"
+                  + (f" ({warned} warning(s))" if warned else ""))
 
 
 def print_poll(report: Any) -> None:
@@ -120,9 +176,12 @@ def print_buyer_history(data: dict[str, Any]) -> None:
     _table("Messages", ("date", "dir", "kind", "subject"), [
         ((m["date"] or "")[:16], m["direction"], m["kind"] or "", (m["subject"] or "")[:70])
         for m in data["messages"]])
-    _table("Inquiries", ("id", "date", "grade", "products", "stage"), [
+    _table("Inquiries", ("id", "date", "grade", "products", "stage", "since"), [
         (str(i["id"]), (i["created_at"] or "")[:16], i["grade"], ", ".join(i["products"]),
-         i["stage"]) for i in data["inquiries"]])
+         i["stage"], (i.get("stage_changed_at") or "")[:16]) for i in data["inquiries"]])
+    _table("Stage changes", ("at", "inquiry", "move", "by", "why"), [
+        ((c["at"] or "")[:16], str(i["id"]), f"{c['from'] or '-'} -> {c['to']}", c["by"],
+         c["reason"]) for i in data["inquiries"] for c in i.get("stage_changes", [])])
     _table("Drafts", ("id", "kind", "state", "subject", "created", "sent"), [
         (d["id"], d["kind"], d["state"], (d["subject"] or "")[:50], (d["created_at"] or "")[:16],
          (d["sent_at"] or "")[:16]) for d in data["drafts"]])

@@ -13,9 +13,10 @@ import openpyxl
 import pytest
 
 from daemon.attachments import (AttachmentLimits, Sources, check_attachments,
-                                generate_price_sheet, load, minimal_pdf, price_sheet_path)
+                                generate_price_sheet, load, price_sheet_path)
 from daemon.catalog import Catalog
 from daemon.draft import AttachmentSpec
+from tests.sample_pdf import minimal_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPANY = "Yiwu Brightstar Crafts Co., Ltd."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import tomllib
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -115,7 +116,46 @@ def test_situation_follows_the_open_inquiry() -> None:
     assert followup.situation(buyer(open_stage="negotiating")) == "quoted"
     assert followup.situation(buyer(open_stage="sample")) == "sample"
     assert followup.situation(buyer(open_stage="quoted", asked_sample=True)) == "sample"
+    assert followup.situation(buyer(open_stage="sample", sample_sent=True)) == "sample_sent"
+    assert followup.situation(buyer(open_stage="confirmed")) == "order"
+    assert followup.situation(buyer(open_stage="contract", sample_sent=True)) == "order"
     assert followup.situation(buyer()) == ""
+    # The situation travels with the answer, and with every projected one.
+    assert next_followup(buyer(open_stage="quoted"), RULES).situation == "quoted"
+    assert {d.situation for d in due([buyer("A", open_stage="sample")], RULES, MON)} == {"sample"}
+
+
+# A sample went out, expected on Wednesday 2027-01-06, for a B buyer (cadence: 7 days).
+SAMPLE = buyer("B", open_stage="sample", sample_sent=True, sample_expected=date(2027, 1, 6))
+
+
+@pytest.mark.parametrize(("state", "today", "when"), [
+    (SAMPLE, None, date(2027, 1, 7)),                       # the day after it should arrive
+    (SAMPLE, date(2027, 1, 20), date(2027, 1, 20)),         # overdue: today
+    # Before the cadence would have said something, and after it too: the arrival decides.
+    (buyer("A", open_stage="sample", sample_expected=date(2027, 1, 14)), None,
+     date(2027, 1, 15)),
+    # A Gulf buyer: the day after falls on Friday, moved to Sunday.
+    (buyer("B", country="AE", open_stage="sample", sample_expected=date(2027, 1, 7)), None,
+     date(2027, 1, 10)),
+])
+def test_a_sample_on_its_way_is_asked_about_after_its_arrival(state: BuyerState,
+                                                              today: date | None,
+                                                              when: date) -> None:
+    nxt = next_followup(state, RULES, today=today)
+    assert (nxt.when, nxt.situation) == (when, "sample_arrival")
+    assert nxt.reasons[0].rule == "sample-arrival"
+    assert "ask whether it arrived" in nxt.reasons[0].text
+
+
+def test_the_arrival_is_asked_once_then_the_cadence_speaks_of_the_sample_sent() -> None:
+    found = due([SAMPLE], RULES, MON, days=15)
+    assert [(d.when, d.situation) for d in found] == [
+        (date(2027, 1, 7), "sample_arrival"), (date(2027, 1, 14), "sample_sent")]
+    later = RULES.__class__(RULES.cadences, sample_arrival_days=3)
+    assert next_followup(SAMPLE, later).when == date(2027, 1, 11)   # Sat 9 -> Mon 11
+    # A stopped buyer is not asked either.
+    assert next_followup(replace(SAMPLE, unanswered=6), RULES).when is None
 
 
 def test_the_shipped_rules_load_with_the_rulebook() -> None:
@@ -167,6 +207,8 @@ every = 30
     ("[limits]\nmax_unanswered = 0\n",
      "limits: 'max_unanswered' must be a whole number from 1 to 100"),
     ("[limits]\nmax_unansw = 3\n", "limits: unknown key 'max_unansw'"),
+    ("[limits]\nsample_arrival_days = -1\n",
+     "limits: 'sample_arrival_days' must be a whole number from 0 to 60"),
     ("[cadences]\n", "unknown table 'cadences'"),
 ])
 def test_a_rules_mistake_names_file_and_entry(extra: str, problem: str) -> None:

@@ -342,3 +342,101 @@ def test_every_follow_up_template_renders(lang: str) -> None:
                 assert draft.template.startswith(f"followup/{lang if lang != 'de' else 'en'}/")
                 seen.add(draft.body)
     assert len(seen) >= 12   # step, situation and grade each change the words
+
+
+def seed_sample_buyers(db: Database, start: datetime) -> dict[str, int]:
+    """Two B buyers who last wrote two days before START: one silent after our quotation,
+    one waiting for a sample sent by DHL, expected on START + 1."""
+    from daemon.models import Inquiry, Sample, Stage
+
+    ids = {}
+    with db.unit_of_work() as s:
+        for name, stage in (("quoted", Stage.QUOTED), ("sampled", Stage.SAMPLE)):
+            buyer = Buyer(company=f"{name} GmbH", contact_name=name.title(), grade="B",
+                          country="DE", created_at=start, last_contact_at=start)
+            s.add(buyer)
+            s.flush()
+            s.add(BuyerAddress(buyer_id=buyer.id, address=f"buyer@{name}.example",
+                               domain=f"{name}.example"))
+            inquiry = Inquiry(buyer_id=buyer.id, grade="B", stage=stage, created_at=start,
+                              products=[{"sku": "BS-NK-101", "name": "Pendant necklace"}],
+                              terms={"requests": ["sample"] if stage == Stage.SAMPLE else []})
+            s.add(inquiry)
+            s.flush()
+            if stage == Stage.SAMPLE:
+                s.add(Sample(inquiry_id=inquiry.id, buyer_id=buyer.id, sku="BS-NK-101",
+                             quantity=2, courier="DHL", tracking="JD014600003",
+                             sent_at=start, expected_at=start + timedelta(days=3)))
+            ids[name] = buyer.id
+            ids[f"{name}-inquiry"] = inquiry.id
+    return ids
+
+
+def test_a_sample_is_asked_about_once_after_it_should_have_arrived(db: Database,
+                                                                   tmp_path: Path) -> None:
+    from daemon.models import Sample
+
+    settings = desk(tmp_path)
+    review = ReviewFolder(settings.review_path)
+    ids = seed_sample_buyers(db, local_morning(START) - timedelta(days=2))
+    # START + 1, the sample's expected day: too early to ask; the quoted buyer is not due.
+    assert followups_job.run(settings, db, RULES, ENV, review,
+                             now=local_morning(START + timedelta(days=1))).drafted == 0
+    report = followups_job.run(settings, db, RULES, ENV, review,
+                               now=local_morning(START + timedelta(days=2)))
+    assert report.drafted == 1
+    (arrival,) = send_all(db, review, local_morning(START + timedelta(days=2)))
+    assert arrival[0] == ids["sampled"]
+    body = email.message_from_string(arrival[1], policy=policy.default).get_content()
+    assert "should have arrived by now" in body and "by DHL (tracking number JD014600003)" in body
+    assert "pendant necklace" in body and "we can send samples" not in body
+    with db.unit_of_work() as s:
+        sample = s.scalars(select(Sample)).one()
+        assert sample.followed_up_at is not None
+        draft = s.scalars(select(Draft).where(Draft.buyer_id == ids["sampled"])).one()
+        assert draft.inquiry_id == ids["sampled-inquiry"]
+        event = s.scalars(select(Event).where(Event.name == "followup_drafted")).one()
+        assert event.data["situation"] == "sample_arrival" and event.data["samples"] == [
+            sample.id]
+
+    # The weekly cadence goes on: the quoted buyer hears about the quotation, the other
+    # about the sample sent; nobody is asked about the arrival again.
+    texts = {}
+    for n in range(3, 12):
+        now = local_morning(START + timedelta(days=n))
+        followups_job.run(settings, db, RULES, ENV, review, now=now)
+        for buyer_id, text in send_all(db, review, now):
+            texts.setdefault(buyer_id, []).append(
+                email.message_from_string(text, policy=policy.default).get_content())
+    (quoted,) = texts[ids["quoted"]]
+    (sampled,) = texts[ids["sampled"]]
+    assert "quotation we sent you" in quoted and "samples" in quoted   # B offers samples
+    assert "samples we sent you (pendant necklace) reached you safely" in sampled
+    assert "should have arrived" not in sampled and "quotation" not in sampled
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "fr", "ru", "ar", "zh"])
+def test_stage_follow_ups_are_worded_in_every_language(lang: str) -> None:
+    from daemon.config import Company
+    from daemon.followup import BuyerState, next_followup
+    from daemon.models import Sample
+    from daemon.types import Address
+
+    bodies = {}
+    for key, kw in (("quoted", {"open_stage": "quoted"}), ("sample", {"open_stage": "sample"}),
+                    ("order", {"open_stage": "confirmed"}),
+                    ("sample_sent", {"open_stage": "sample", "sample_sent": True}),
+                    ("sample_arrival", {"open_stage": "sample", "sample_expected": START})):
+        state = BuyerState(1, "B", country="DE", last_contact=START, label="X", **kw)
+        nxt = next_followup(state, RULES)
+        assert nxt.situation == key
+        sample = Sample(sku="BS-NK-101", quantity=2, courier="DHL", tracking="JD0146")
+        draft = followups_job.compose(
+            ENV, state, nxt, RULES, buyer=Buyer(company="X", country="DE", language=lang),
+            to=Address("", "x@x.example"), thread=None, inquiry=None,
+            company=Company(name="Brightstar"), sender="sales@brightstar.example",
+            draft_id="f1", today=START, samples=[sample] if key == "sample_arrival" else [])
+        assert draft.template.startswith(f"followup/{lang}/") and "{" not in draft.body
+        bodies[key] = draft.body
+    assert len(set(bodies.values())) == 5
+    assert "DHL" in bodies["sample_arrival"] and "JD0146" in bodies["sample_arrival"]

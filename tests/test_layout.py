@@ -12,6 +12,9 @@ PURE = [
     "types", "classify", "classify_rules", "catalog", "geo", "match_buyer", "grade",
     "understand", "rules", "draft", "quotation", "language", "followup", "newsletter",
     "owners", "report_stats", "report_html", "buyer_sheets", "header_text", "html_text",
+    "deals",
+    "negotiation", "samples",
+    "deal_terms", "rfq_digest",
     *[f"extract/{p.stem}" for p in (ROOT / "daemon" / "extract").glob("*.py")],
 ]
 IO_LIBRARIES = {"imapclient", "aiosmtplib", "aiosmtpd", "sqlalchemy", "alembic", "mailparser",

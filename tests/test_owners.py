@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, date, datetime
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from sqlalchemy import select
 
 from daemon import runner, sweep
 from daemon.errors import ConfigError
-from daemon.models import Buyer, Event
+from daemon.models import Buyer, Draft, Event
 from daemon.owners import OwnerRules, Person, assign_owner, route
 from tests.helpers import settings_for
 
@@ -189,3 +191,81 @@ def test_an_absent_owners_draft_goes_to_the_colleague_with_a_note(tmp_path: Path
     assert sweep.send_now(settings, sqlite_db, settle_seconds=0).sent == 0
     assert len(smtp_server.accepted) == 1
     assert "schmuck-handel.example" in smtp_server.accepted[0].message["To"]
+
+
+# -- each salesperson's own mailbox: their buyers, their address, their signature ---------
+
+TOM_SIGNATURE = "Tom Wu\nExport Manager, Brightstar\nWhatsApp +86 138 0000 0001"
+
+
+def _two_boxes(tmp_path: Path, smtp: Any) -> Any:
+    boxes = ""
+    for name, who in (("lily-box", "lily"), ("tom-box", "tom")):
+        root = tmp_path / name
+        for d in ("new", "cur", "tmp"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        boxes += (f'[[mailbox]]\nname = "{name}"\nkind = "maildir"\npath = "{root}"\n'
+                  f'salesperson = "{who}"\n'
+                  f'sender = "{who.title()} <{who}@brightstar.example>"\n')
+    extra = (f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\ntls = "none"\n'
+             'sender = "Sales <sales@brightstar.example>"\ntimeout_seconds = 5\n'
+             "[sending]\nper_minute = 10000\n"
+             '[[salesperson]]\nname = "lily"\n'
+             '[[salesperson]]\nname = "tom"\n'
+             f'signature = """{TOM_SIGNATURE}"""\n'
+             '[owners]\nby_region = { europe = "lily" }\ndefault = "lily"\n')
+    return settings_for(tmp_path, boxes, extra=extra)
+
+
+def test_a_buyer_who_writes_to_a_salespersons_mailbox_stays_theirs(tmp_path: Path, sqlite_db,
+                                                                 smtp_server) -> None:
+    settings = _two_boxes(tmp_path, smtp_server)
+    klaus = _mail(1, "Klaus", "Schmuck Handel GmbH, Hamburg, Germany", "schmuck-handel.example")
+    (tmp_path / "tom-box" / "new" / "1.M1.host").write_bytes(klaus)
+    runner.poll(settings, sqlite_db)
+    with sqlite_db.unit_of_work() as s:
+        buyer = s.scalars(select(Buyer)).one()
+        why = s.scalars(select(Event).where(Event.name == "owner_assigned")).one().data["why"]
+    assert buyer.owner == "tom"  # not lily, whom the region rule names
+    assert why == "wrote to tom-box, the mailbox tom reads"
+    (first,) = _pending(settings, "tom")
+    assert _from_and_body(first)[0] == "tom@brightstar.example"
+    assert TOM_SIGNATURE in _from_and_body(first)[1]  # Tom's own signature, whole
+
+    # Klaus writes again, this time to Lily's mailbox: the reply still comes from Tom.
+    again = _mail(2, "Klaus", "Schmuck Handel GmbH, Hamburg, Germany", "schmuck-handel.example")
+    (tmp_path / "lily-box" / "new" / "2.M2.host").write_bytes(again)
+    runner.poll(settings, sqlite_db)
+    pending = _pending(settings, "tom")
+    assert len(pending) == 2 and not _pending(settings, "lily")
+    assert {_from_and_body(p)[0] for p in pending} == {"tom@brightstar.example"}
+    with sqlite_db.unit_of_work() as s:
+        assert {d.mailbox_name for d in s.scalars(select(Draft))} == {"tom-box"}
+    for path in pending:
+        shutil.move(path, path.parent.parent / "approved" / path.name)
+    assert sweep.send_now(settings, sqlite_db, settle_seconds=0).sent == 2
+    assert {m.mail_from for m in smtp_server.accepted} == {"tom@brightstar.example"}
+
+
+def _from_and_body(path: Path) -> tuple[str, str]:
+    msg = BytesParser(policy=policy.default).parse(path.open("rb"))
+    body = msg.get_body(("plain",))
+    assert body is not None
+    return str(msg["From"]), body.get_content()
+
+
+@pytest.mark.parametrize(("boxes", "problem"), [
+    ('salesperson = "zoe"\n', "mailbox[0].salesperson: no salesperson named 'zoe'"),
+])
+def test_a_mailbox_names_a_known_salesperson(tmp_path: Path, boxes: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        settings_for(tmp_path, BOX + boxes, extra=PEOPLE_TOML)
+    assert problem in str(err.value)
+
+
+def test_one_salesperson_reads_one_mailbox(tmp_path: Path) -> None:
+    two = (BOX + 'salesperson = "lily"\n'
+           + BOX.replace('"local"', '"other"') + 'salesperson = "lily"\n')
+    with pytest.raises(ConfigError) as err:
+        settings_for(tmp_path, two, extra=PEOPLE_TOML)
+    assert "salesperson 'lily' reads two mailboxes" in str(err.value)

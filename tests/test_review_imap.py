@@ -10,7 +10,7 @@ from __future__ import annotations
 import email
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -167,6 +167,56 @@ def test_a_poll_drafts_into_the_imap_pending_folder(tmp_path: Path, sqlite_db: D
     draft_id = draft_kind.removeprefix("draft:")
     assert note_kind == f"context:{draft_id}" and desk.row(draft_id).state == DraftState.PENDING
     assert not (tmp_path / "state" / "review").exists()  # no shared folder was made
+
+
+def test_a_staged_draft_is_appended_once_its_row_is_committed_and_only_once(
+        desk: Desk) -> None:
+    """Staged in the state folder until the commit; a late publish (writer killed after
+    the commit, or after the APPEND) looks first, so the reviewer sees one draft."""
+    with desk.review:
+        pass  # the folders are made
+    msg = draft_message("d0007", subject="Re: Inquiry 7")
+    name = desk.review.stage_pending("d0007", msg, "Grade A", grade="A", buyer_label="B 7",
+                                     when=WHEN)
+    assert desk.kinds("Pending") == []
+    assert sweep.settle_staged(desk.db, desk.review) == (0, 0)  # no row yet: young, kept
+    with desk.db.unit_of_work() as s:
+        outbox.record_draft(s, "d0007", "reply", "buyer7@importer.example", "Re: Inquiry 7",
+                            msg["Message-ID"], name, mailbox_name="sales")
+    assert sweep.settle_staged(desk.db, desk.review) == (1, 0)
+    assert desk.kinds("Pending") == ["context:d0007", "draft:d0007"]
+    assert desk.review.unpublished() == []
+    [_note, uid] = sorted(desk.headers("Pending"))
+    folder = ReviewFolder(desk.settings.paths.state / "folder-review")
+    folder.write_pending("d0007", msg, "Grade A", grade="A", buyer_label="B 7", when=WHEN)
+    assert desk.raw("Pending", uid) == (folder.folder("pending") / name).read_bytes()
+
+    # Killed after the APPEND but before the staged files went: shown already, kept once.
+    desk.move("d0007", "Pending", "Approved")
+    desk.review.stage_pending("d0007", msg, "Grade A", grade="A", buyer_label="B 7", when=WHEN)
+    assert sweep.settle_staged(desk.db, desk.review) == (1, 0)
+    assert desk.kinds("Pending") == ["context:d0007"] and desk.kinds("Approved") == ["draft:d0007"]
+    assert desk.review.unpublished() == []
+
+
+def test_a_committed_draft_is_appended_and_a_rolled_back_one_never(desk: Desk) -> None:
+    from daemon.review import write_for_review
+
+    with desk.review:
+        pass  # the folders are made
+    for n, fail in ((8, False), (9, True)):
+        msg = draft_message(f"d000{n}", subject=f"Re: Inquiry {n}")
+        with pytest.raises(RuntimeError) if fail else nullcontext():
+            with desk.db.unit_of_work() as s:
+                outbox.record_draft(s, f"d000{n}", "reply", f"b{n}@importer.example", "Re",
+                                    msg["Message-ID"], f"x_d000{n}.eml", mailbox_name="sales")
+                write_for_review(s, desk.review, f"d000{n}", msg, "ctx", grade="A",
+                                 buyer_label="B", when=WHEN)
+                assert desk.kinds("Pending") == ([] if n == 8 else ["context:d0008", "draft:d0008"])
+                if fail:
+                    raise RuntimeError("a later step broke")
+    assert desk.kinds("Pending") == ["context:d0008", "draft:d0008"]
+    assert desk.review.unpublished() == []
 
 
 # -- sending ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from daemon import outbox, send, sweep
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.errors import ConfigError, PermanentError, TemporaryError, UsageError
+from daemon.leases import Leases, instance_lease
 from daemon.models import Draft, DraftState, Event, Message
 from daemon.review_folder import ReviewFolder, body_digest
 from tests.helpers import imap_block, settings_for
@@ -424,9 +425,32 @@ def test_sending_at_start_up_becomes_unknown(desk: Desk, smtp_server: Any) -> No
         assert outbox.claim_for_sending(s, "d0001")
     with desk.db.unit_of_work() as s:
         assert not outbox.claim_for_sending(s, "d0001")  # held: nobody else gets it
-    assert sweep.recover_at_startup(desk.db) == ["d0001"]
+    assert sweep.recover_stopped_sends(desk.db) == []  # this live process is sending it
+    _sent_by_a_stopped_instance(desk.db, "d0001")
+    assert sweep.recover_stopped_sends(desk.db) == ["d0001"]
     assert desk.sweep().set_aside == 1 and smtp_server.messages == []
     assert desk.row("d0001").state == DraftState.UNKNOWN
+
+
+def test_a_draft_another_live_instance_is_sending_is_left_to_it(desk: Desk) -> None:
+    desk.draft(1)
+    with desk.db.unit_of_work() as s:
+        draft = s.get(Draft, "d0001")
+        assert draft is not None
+        outbox.approve(s, draft, (), draft.subject)
+        assert outbox.claim_for_sending(s, "d0001")
+        s.get_one(Draft, "d0001").sending_by = "other-host:42:abcdef"
+    other = Leases(desk.db, "other-host:42:abcdef")
+    assert other.take(instance_lease("other-host:42:abcdef"))
+    assert sweep.recover_stopped_sends(desk.db) == []
+    assert desk.row("d0001").state == DraftState.SENDING
+    other.release(instance_lease("other-host:42:abcdef"))  # it stops: now it is unknown
+    assert sweep.recover_stopped_sends(desk.db) == ["d0001"]
+
+
+def _sent_by_a_stopped_instance(db: Any, draft_id: str) -> None:
+    with db.unit_of_work() as s:
+        s.get_one(Draft, draft_id).sending_by = "gone-host:7:000000"
 
 
 def test_resend_after_a_crash_sends_the_file_left_in_approved(sqlite_desk: Desk,
@@ -437,7 +461,8 @@ def test_resend_after_a_crash_sends_the_file_left_in_approved(sqlite_desk: Desk,
         assert draft is not None
         outbox.approve(s, draft, (), draft.subject)
         assert outbox.claim_for_sending(s, "d0001")
-    sweep.recover_at_startup(sqlite_desk.db)
+    _sent_by_a_stopped_instance(sqlite_desk.db, "d0001")
+    sweep.recover_stopped_sends(sqlite_desk.db)
     summary = sweep.resolve_draft(sqlite_desk.settings, sqlite_desk.db, "d0001", "resend")
     assert f"approved/{path.name}" in summary and path.exists()  # not renamed onto itself
     assert sqlite_desk.sweep().sent == 1

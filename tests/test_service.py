@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +22,9 @@ from tests.helpers import settings_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[1]
+# How long systemd waits after SIGTERM before it kills the service.
+UNIT_TEXT = (ROOT / "systemd" / "inquiryd.service").read_text(encoding="utf-8")
+STOP_TIMEOUT = int(re.search(r"^TimeoutStopSec=(\d+)$", UNIT_TEXT, re.M)[1])  # type: ignore[index]
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -123,3 +128,62 @@ def test_run_polls_a_missed_poll_at_start_then_stops_cleanly_on_sigterm(tmp_path
     assert "event=missed_poll" in text and "stored=3" in text
     assert second.returncode == 1 and "in use by inquiryd pid" in second.stderr
     assert proc.returncode == 0 and "event=service_stopped" in text
+
+
+def test_sigterm_during_a_big_poll_loses_nothing_and_handles_each_message_once(
+        tmp_path: Path, imap_user: Any) -> None:
+    """systemd's stop under load: the service stops within TimeoutStopSec, exit 0, after
+    the message in hand; the next poll does the rest; no message is stored, processed or
+    drafted twice."""
+    from sqlalchemy import func, select
+
+    from daemon.db import Database
+    from daemon.models import Draft, Message, MessageState
+    from tests.helpers import imap_settings, inquiry
+
+    count = 300
+    imap_user.server.append_many(imap_user.name, "INBOX", [inquiry(n) for n in range(count)])
+    settings = imap_settings(tmp_path, imap_user)
+    config = str(settings.source)
+    env = {**os.environ, "PW_SALES": imap_user.password}
+    proc = subprocess.Popen([sys.executable, "-m", "daemon", "-c", config, "run"],
+                            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            lines.append(line)
+            if sum("event=draft_written" in x for x in lines) == 5:
+                break
+        proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        _, rest = proc.communicate(timeout=STOP_TIMEOUT)
+        stopped_in = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    first_run = "".join(lines) + rest
+    assert proc.returncode == 0 and "event=service_stopped" in first_run, first_run[-3000:]
+    assert stopped_in < STOP_TIMEOUT
+    db = Database(settings.database_url)
+    with db.unit_of_work() as s:
+        done_at_stop = s.scalar(select(func.count()).where(
+            Message.state == MessageState.PROCESSED)) or 0
+    assert 5 <= done_at_stop < count  # stopped in the middle of the poll, not after it
+
+    again = subprocess.run([sys.executable, "-m", "daemon", "-c", config, "poll"], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    with db.unit_of_work() as s:
+        per_id = s.execute(select(Message.message_id, func.count())
+                           .group_by(Message.message_id)).all()
+        states = s.execute(select(Message.state, Message.attempts, func.count())
+                           .group_by(Message.state, Message.attempts)).all()
+        drafts = s.execute(select(Draft.in_reply_to_message, func.count())
+                           .group_by(Draft.in_reply_to_message)).all()
+    db.dispose()
+    assert len(per_id) == count and {n for _, n in per_id} == {1}  # each stored once
+    assert states == [(MessageState.PROCESSED, 1, count)]  # each processed, in one attempt
+    assert {n for _, n in drafts} == {1}  # never drafted twice
+    written = first_run.count("event=draft_written") + again.stderr.count("event=draft_written")
+    assert written == len(drafts) == len(list((settings.review_path / "pending").glob("*.eml")))

@@ -36,10 +36,16 @@ def to_decimal(written: str) -> Decimal | None:
         return None
 
 
+# No order is for more pieces; a longer run of digits is an id or junk, and an int of
+# over 4,300 digits cannot even be printed (ValueError) by the stages after extract.
+MAX_COUNT = 10**12
+
+
 def to_count(written: str, multiplier: str = "") -> int | None:
     """A whole quantity: '5,000' -> 5000; '1.5' with 'k' -> 1500."""
     value = to_decimal(written)
     if value is None:
         return None
     value *= MULTIPLIERS.get(multiplier.strip(), 1)
-    return int(value) if value == value.to_integral_value() and value > 0 else None
+    whole = value == value.to_integral_value()
+    return int(value) if whole and 0 < value <= MAX_COUNT else None

@@ -1,0 +1,1 @@
+"""inquiryd's benchmarks: each scenario against the bare libraries, run by hand."""
