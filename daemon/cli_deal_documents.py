@@ -11,12 +11,14 @@ import click
 from daemon.cli_deals import deals
 
 
-def _issue(ctx: Any, inquiry_id: int, kind: str, as_json: bool) -> None:
+def _issue(ctx: Any, inquiry_id: int, kind: str, as_json: bool,
+           as_drafted: bool = False) -> None:
     from daemon.deal_documents import issue
 
     db = ctx.database()
     db.ensure_schema()
-    done = issue(ctx.settings(require_secrets=False), db, inquiry_id, kind)
+    done = issue(ctx.settings(require_secrets=False), db, inquiry_id, kind,
+                 as_drafted=as_drafted)
     if as_json:
         click.echo(json.dumps({"kind": done.kind, "number": done.number,
                                "draft": done.draft_id, "review_file": done.review_file,
@@ -42,17 +44,25 @@ def deals_confirm(ctx: Any, inquiry_id: int, as_json: bool) -> None:
 
 @deals.command("pi")
 @click.argument("inquiry_id", type=int)
+@click.option("--as-drafted", is_flag=True,
+              help="Use the confirmation's terms as drafted when the letter sent was "
+                   "edited in a way that cannot be read back.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def deals_pi(ctx: Any, inquiry_id: int, as_json: bool) -> None:
-    """Make the proforma invoice (.xlsx) of inquiry INQUIRY_ID and draft it to the buyer."""
-    _issue(ctx, inquiry_id, "pi", as_json)
+def deals_pi(ctx: Any, inquiry_id: int, as_drafted: bool, as_json: bool) -> None:
+    """Make the proforma invoice (.xlsx) of inquiry INQUIRY_ID and draft it to the buyer,
+    with the terms of its confirmation letter as sent (a reviewer's changes included)."""
+    _issue(ctx, inquiry_id, "pi", as_json, as_drafted)
 
 
 @deals.command("contract")
 @click.argument("inquiry_id", type=int)
+@click.option("--as-drafted", is_flag=True,
+              help="Use the confirmation's terms as drafted when the letter sent was "
+                   "edited in a way that cannot be read back.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def deals_contract(ctx: Any, inquiry_id: int, as_json: bool) -> None:
-    """Make the export sales contract (PDF) of inquiry INQUIRY_ID and draft it to the buyer."""
-    _issue(ctx, inquiry_id, "contract", as_json)
+def deals_contract(ctx: Any, inquiry_id: int, as_drafted: bool, as_json: bool) -> None:
+    """Make the export sales contract (PDF) of inquiry INQUIRY_ID and draft it to the
+    buyer, with the terms of its confirmation letter as sent."""
+    _issue(ctx, inquiry_id, "contract", as_json, as_drafted)

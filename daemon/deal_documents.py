@@ -21,11 +21,14 @@ recorded are those drafted.
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +49,12 @@ from daemon.files import write_atomically
 from daemon.header_text import clean_line
 from daemon.logs import kv
 from daemon.models import Buyer, BuyerAddress, DealDocument, Draft, DraftState, Event, \
-    Inquiry, Mailbox, Message, StageChange, utcnow
+    Inquiry, Mailbox, Message, RawMessage, StageChange, utcnow
 from daemon.review import ReviewBackend, write_for_review, review_backend
 from daemon.review_folder import body_digest
 from daemon.send import expected_sender, sender_name
 from daemon.templating import RenderError, render, split_subject
+from daemon.terms_readback import read_back
 from daemon.types import Address
 
 log = logging.getLogger(__name__)
@@ -187,21 +191,76 @@ def _buyer_address(session: Session, buyer: Buyer, thread: list[Message]) -> Add
 
 def terms_for(session: Session, settings: Settings, catalog: Catalog, inquiry: Inquiry,
               buyer: Buyer, to_email: str, sender: str, kind: str,
-              now: datetime) -> DealTerms:
-    """The confirmation's terms for a PI or contract when there is one, else the
-    inquiry's own."""
+              now: datetime, *, as_drafted: bool = False) -> tuple[DealTerms, list[str]]:
+    """The terms a document restates, and lines about them for its reviewer.
+
+    A PI or contract restates the newest confirmation letter as it was sent: with the
+    terms the reviewer changed in it (daemon/terms_readback.py), or as drafted when it
+    was sent unchanged or not yet sent. A letter edited in a way that cannot be read
+    back is a UsageError naming each problem, unless `as_drafted`. Without a
+    confirmation, and for the letter itself, the inquiry's own terms."""
     if kind != "confirmation":
         confirmed = session.scalars(select(DealDocument).where(
             DealDocument.inquiry_id == inquiry.id, DealDocument.kind == "confirmation")
             .order_by(DealDocument.id.desc()).limit(1)).first()
         if confirmed is not None:
-            return DealTerms.from_dict(confirmed.terms)
+            return _as_sent(session, confirmed, as_drafted)
     party = Party(company=buyer.company, contact=buyer.contact_name,
                   country=buyer.country or inquiry.country, email=to_email,
                   telephone=buyer.phone)
     return build_terms(inquiry.products or [], inquiry.terms or {}, catalog=catalog,
                        region=buyer.region, company=settings.company, buyer=party,
-                       seller_email=sender, today=now.astimezone(settings.schedule.tz).date())
+                       seller_email=sender,
+                       today=now.astimezone(settings.schedule.tz).date()), []
+
+
+def _as_sent(session: Session, confirmed: DealDocument,
+             as_drafted: bool) -> tuple[DealTerms, list[str]]:
+    drafted = DealTerms.from_dict(confirmed.terms)
+    draft = session.get(Draft, confirmed.draft_id) if confirmed.draft_id else None
+    if draft is None or draft.state != DraftState.SENT:
+        return drafted, [f"Terms: those of confirmation {confirmed.number}, which has not "
+                         "been sent yet."]
+    sent = _sent_copy(session, draft)
+    if sent is None:
+        return drafted, [f"Terms: those of confirmation {confirmed.number} (its sent copy "
+                         "is not kept)."]
+    if draft.body_sha256 and body_digest(sent) == draft.body_sha256:
+        return drafted, [f"Terms: confirmation {confirmed.number}, sent as drafted."]
+    body = sent.get_body(("plain",))
+    try:
+        text = str(body.get_content()) if body is not None else ""
+    except (LookupError, ValueError):
+        text = ""
+    back = read_back(text, drafted)
+    if back.problems and not as_drafted:
+        raise UsageError(
+            f"confirmation {confirmed.number} was edited before it was sent, and its terms "
+            "cannot be read back:\n" + "\n".join(f"  - {p}" for p in back.problems) +
+            "\nCorrect the terms by drafting a new confirmation (`inquiryd deals confirm`), "
+            "or issue with the terms as drafted (--as-drafted).")
+    if back.problems:
+        return drafted, [f"Terms: confirmation {confirmed.number} as drafted (--as-drafted): "
+                         "the letter sent was edited in a way that cannot be read back."]
+    if back.changes:
+        session.add(Event(name="confirmation_edited", buyer_id=draft.buyer_id,
+                          draft_id=draft.id, data={"number": confirmed.number,
+                                                   "changes": list(back.changes)}))
+        return back.terms, [f"Terms: confirmation {confirmed.number} as sent; the reviewer "
+                            "changed:", *(f"  - {c}" for c in back.changes)]
+    return drafted, [f"Terms: confirmation {confirmed.number} as sent."]
+
+
+def _sent_copy(session: Session, draft: Draft) -> EmailMessage | None:
+    """The draft as it was sent (None when no copy is kept)."""
+    raw = session.scalars(select(RawMessage.data).join(Message, RawMessage.message_id ==
+                                                       Message.id)
+                          .where(Message.direction == "out",
+                                 Message.message_id == draft.outgoing_message_id)).first()
+    if raw is None:
+        return None
+    sent = message_from_bytes(raw, policy=email.policy.default)
+    return sent if isinstance(sent, EmailMessage) else None
 
 
 def load_catalog(settings: Settings) -> Catalog:
@@ -218,7 +277,7 @@ def load_catalog(settings: Settings) -> Catalog:
 
 def issue(settings: Settings, db: Database, inquiry_id: int, kind: str, *,
           now: datetime | None = None, review: ReviewBackend[Any] | None = None,
-          env: SandboxedEnvironment | None = None) -> Issued:
+          env: SandboxedEnvironment | None = None, as_drafted: bool = False) -> Issued:
     """Number, render, keep and draft one document of `kind` for the inquiry."""
     if kind not in KINDS:
         raise UsageError(f"no document kind {kind!r}; one of {', '.join(KINDS)}")
@@ -235,8 +294,8 @@ def issue(settings: Settings, db: Database, inquiry_id: int, kind: str, *,
         thread = find_thread(session, inquiry, buyer)
         box_name = settings.reply_mailbox(buyer.owner, thread.mailbox_name)
         sender = expected_sender(settings, box_name)
-        terms = terms_for(session, settings, catalog, inquiry, buyer, thread.to.email,
-                          sender, kind, now)
+        terms, remarks = terms_for(session, settings, catalog, inquiry, buyer,
+                                   thread.to.email, sender, kind, now, as_drafted=as_drafted)
         issued = now.astimezone(settings.schedule.tz).date()
         doc = allocate(session, inquiry.id, kind, issued.year, terms.as_dict())
         lang = buyer.language or str((inquiry.terms or {}).get("language") or "")
@@ -246,7 +305,7 @@ def issue(settings: Settings, db: Database, inquiry_id: int, kind: str, *,
             thread_subject=thread.subject)
         attachment = _attachment(settings, env, kind, doc, terms, context, lang)
         result = _draft(session, settings, review, env, kind, doc, inquiry, buyer, thread,
-                        sender, context, attachment, now)
+                        sender, context, attachment, now, remarks)
     log.info("event=deal_document_drafted kind=%s number=%s inquiry=%d draft=%s file=%s",
              kind, result.number, inquiry_id, result.draft_id, kv(result.review_file))
     return result
@@ -275,7 +334,8 @@ def _attachment(settings: Settings, env: SandboxedEnvironment, kind: str, doc: D
 def _draft(session: Session, settings: Settings, review: ReviewBackend[Any],
            env: SandboxedEnvironment, kind: str, doc: DealDocument, inquiry: Inquiry,
            buyer: Buyer, thread: Thread, sender: str, context: dict[str, Any],
-           attachment: tuple[str, str, bytes] | None, now: datetime) -> Issued:
+           attachment: tuple[str, str, bytes] | None, now: datetime,
+           remarks: list[str]) -> Issued:
     draft_id = f"{KINDS[kind][0].lower()}{now:%Y%m%d}-{secrets.token_hex(4)}"
     names = documents.template_names("confirmation", KINDS[kind][1], context["lang"])
     rendered = render(env, names, context)
@@ -290,7 +350,7 @@ def _draft(session: Session, settings: Settings, review: ReviewBackend[Any],
         context=documents.reviewer_note(
             context, draft_id=draft_id, about=f"inquiry #{inquiry.id} (stage "
             f"{inquiry.stage.value})", to=thread.to.email, template=rendered.name,
-            file_name=doc.file_name, sha256=doc.sha256),
+            file_name=doc.file_name, sha256=doc.sha256, remarks=remarks),
         message_id=make_message_id(draft_id, sender.rpartition("@")[2]),
         grade=buyer.grade or inquiry.grade or "-", variant=kind)
     email = build_message(composed, [attachment] if attachment else [], sender=sender,

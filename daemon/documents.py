@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -80,7 +80,8 @@ def template_names(folder: str, name: str, lang_tag: str) -> list[str]:
 
 
 def reviewer_note(context: Mapping[str, Any], *, draft_id: str, about: str, to: str,
-                  template: str, file_name: str = "", sha256: str = "") -> str:
+                  template: str, file_name: str = "", sha256: str = "",
+                  remarks: Sequence[str] = ()) -> str:
     """The .txt beside the draft: what was drafted, for the reviewer only."""
     terms = context["terms"]
     lines = [f"inquiryd draft {draft_id}: for the reviewer only, never sent to the buyer",
@@ -91,7 +92,7 @@ def reviewer_note(context: Mapping[str, Any], *, draft_id: str, about: str, to: 
                f"{l['amount']}" for l in terms["lines"])]
     if file_name:
         lines.append(f"File:         {file_name} (sha256 {sha256[:16]}...)")
-    lines += [*(f"NOTE: {n}" for n in terms["notes"]), "",
+    lines += [*remarks, *(f"NOTE: {n}" for n in terms["notes"]), "",
               "Change any term in the draft before approving it if the buyer agreed "
               "otherwise: the buyer gets the draft as you leave it."]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ the inquiry."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from datetime import datetime, timezone
@@ -164,6 +165,9 @@ def test_a_deal_from_inquiry_to_contract(tmp_path: Path, imap_user: Any, smtp_se
     for draft in (pi_draft, contract_draft):
         assert draft.inquiry_id == inquiry_id and draft.to_addr == "omar@alnoor-trading.example"
         assert list((settings.review_path / "pending").glob(f"*{draft.id}.eml"))
+        (note,) = (settings.review_path / "pending").glob(f"*{draft.id}.txt")
+        assert re.search(r"Terms: confirmation TC-\d{4}-0001, sent as drafted\.",
+                         note.read_text("utf-8"))
 
     with db.unit_of_work() as s:
         moves = s.scalars(select(StageChange).where(StageChange.inquiry_id == inquiry_id)
@@ -173,7 +177,7 @@ def test_a_deal_from_inquiry_to_contract(tmp_path: Path, imap_user: Any, smtp_se
         buyer = s.get_one(Buyer, inquiry.buyer_id)
         buyer_mails = {m.message_id: m.id for m in s.scalars(select(Message).where(
             Message.direction == "in"))}
-        expected = deal_documents.terms_for(
+        expected, _ = deal_documents.terms_for(
             s, settings, deal_documents.load_catalog(settings), inquiry, buyer,
             "omar@alnoor-trading.example", "lily@brightstar-crafts.example", "confirmation",
             docs[0].created_at)

@@ -8,23 +8,26 @@ import hashlib
 import json
 import sqlite3
 import subprocess
+import threading
 from datetime import datetime, timezone
 from decimal import Decimal
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from daemon import deal_documents
+from daemon import deal_documents, sweep
 from daemon.cli import main
 from daemon.config import Settings
 from daemon.db import Database
 from daemon.deal_terms import DealTerms
-from daemon.models import (Buyer, BuyerAddress, DealDocument, Draft, DraftState, Inquiry,
-                           Message, Stage, StageChange)
+from daemon.models import (Buyer, BuyerAddress, DealDocument, Draft, DraftState, Event,
+                           Inquiry, Message, Stage, StageChange)
+from daemon.review_folder import ReviewFolder
 from tests.helpers import settings_for
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)       # 10:00 in Shanghai
@@ -279,3 +282,91 @@ def test_the_commands(tmp_path: Path, db: Database, capsys: pytest.CaptureFixtur
         s.get_one(Inquiry, inquiry_id).products = [{"sku": "XX-1", "name": "x", "matched": "x"}]
     code, _, err = run("deals", "confirm", str(inquiry_id))
     assert code == 1 and "no product of the catalogue" in err and "Traceback" not in err
+
+
+# -- the confirmation as sent -----------------------------------------------------------------
+
+def send_edited(settings: Settings, db: Database, draft_id: str, smtp: Any,
+                *pairs: tuple[str, str]) -> None:
+    """The reviewer edits the letter's terms, approves it, and the sweep sends it."""
+    (path,) = (settings.review_path / "pending").glob(f"*{draft_id}.eml")
+    letter = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    body = letter.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    for old, new in pairs:
+        assert old in body, old
+        body = body.replace(old, new, 1)
+    letter.set_content(body)  # type: ignore[attr-defined]
+    (settings.review_path / "approved" / path.name).write_bytes(letter.as_bytes())
+    path.unlink()
+    report = sweep.sweep(settings, db, ReviewFolder(settings.review_path), threading.Event(),
+                         settle_seconds=0)
+    assert report.sent == 1 and "USD" in smtp.accepted[-1].message.get_body(
+        ("plain",)).get_content()
+
+
+def sending_desk(tmp_path: Path, db: Database, smtp: Any) -> Settings:
+    box = f'[[mailbox]]\nname = "sales"\nkind = "maildir"\npath = "{tmp_path / "inbox"}"\n'
+    extra = (f'[database]\nurl = "{db.url}"\n'
+             f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\ntls = "none"\n'
+             'sender = "Lily Chen <lily@brightstar.example>"\n'
+             "[sending]\nper_minute = 10000\n")
+    return settings_for(tmp_path, box, extra=extra)
+
+
+def test_the_pi_restates_the_letter_as_sent_with_the_reviewers_changes(
+        tmp_path: Path, db: Database, smtp_server: Any) -> None:
+    settings = sending_desk(tmp_path, db, smtp_server)
+    inquiry_id, _ = seed(db)
+    letter = deal_documents.issue(settings, db, inquiry_id, "confirmation", now=NOW)
+    # The buyer agreed 0.80 on the phone; the salesperson changed the letter to say so.
+    send_edited(settings, db, letter.draft_id, smtp_server,
+                ("USD 0.82", "USD 0.80"), ("USD 4,100.00", "USD 4,000.00"),
+                ("USD 4,760.00 (FOB", "USD 4,660.00 (FOB"),
+                ("Payment:         30% T/T deposit, 70% before shipment",
+                 "Payment:         50% T/T deposit, 50% before shipment"))
+    done = deal_documents.issue(settings, db, inquiry_id, "pi", now=NOW)
+    assert done.total == "4,660.00"
+    sheet = load_workbook(done.path).active
+    rows = {r[0]: r for r in sheet.iter_rows(values_only=True) if r[0] is not None}
+    assert Decimal(str(rows[1][5])) == Decimal("0.80") and Decimal(str(rows[1][6])) == 4000
+    assert Decimal(str(rows["Total amount (USD)"][2])) == Decimal("4660.00")
+    (note,) = (settings.review_path / "pending").glob(f"*{done.draft_id}.txt")
+    text = note.read_text("utf-8")
+    assert "Terms: confirmation TC-2026-0001 as sent; the reviewer changed:" in text
+    assert "  - BS-NK-101 unit price USD 0.82 -> 0.80" in text
+    assert "  - payment \u201c30% T/T deposit, 70% before shipment\u201d -> " \
+           "\u201c50% T/T deposit, 50% before shipment\u201d" in text
+    with db.unit_of_work() as s:
+        pi = s.scalars(select(DealDocument).where(DealDocument.kind == "pi")).one()
+        edited = s.scalars(select(Event).where(Event.name == "confirmation_edited")).one()
+    terms = DealTerms.from_dict(pi.terms)
+    assert terms.payment == "50% T/T deposit, 50% before shipment"
+    assert terms.total == Decimal("4660.00") and edited.data["number"] == "TC-2026-0001"
+    # The contract restates the same terms.
+    contract = deal_documents.issue(settings, db, inquiry_id, "contract", now=NOW)
+    assert contract.total == "4,660.00"
+
+
+def test_a_letter_edited_beyond_reading_stops_the_pi_until_told(
+        tmp_path: Path, db: Database, smtp_server: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    settings = sending_desk(tmp_path, db, smtp_server)
+    inquiry_id, _ = seed(db)
+    letter = deal_documents.issue(settings, db, inquiry_id, "confirmation", now=NOW)
+    send_edited(settings, db, letter.draft_id, smtp_server, ("USD 0.82", "USD 0.80"))
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as info:
+            main(["-c", str(settings.source), *argv])
+        out, err = capsys.readouterr()
+        return int(info.value.code or 0), out, err
+
+    code, out, err = run("deals", "pi", str(inquiry_id))
+    assert (code, out) == (1, "") and "Traceback" not in err
+    assert "confirmation TC-2026-0001 was edited before it was sent" in err
+    assert "line 1 (BS-NK-101): the amount USD 4,100.00 is not 5,000 x USD 0.80" in err
+    assert "--as-drafted" in err
+    with db.unit_of_work() as s:  # nothing numbered, nothing drafted
+        assert s.scalars(select(DealDocument.kind)).all() == ["confirmation"]
+    code, out, _ = run("deals", "pi", str(inquiry_id), "--as-drafted")
+    assert code == 0 and out.startswith("PI-2026-0001: USD 4,760.00")

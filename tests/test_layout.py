@@ -14,7 +14,7 @@ PURE = [
     "owners", "report_stats", "report_html", "buyer_sheets", "header_text", "html_text",
     "deals",
     "negotiation", "samples",
-    "deal_terms", "rfq_digest",
+    "deal_terms", "rfq_digest", "terms_readback",
     *[f"extract/{p.stem}" for p in (ROOT / "daemon" / "extract").glob("*.py")],
 ]
 IO_LIBRARIES = {"imapclient", "aiosmtplib", "aiosmtpd", "sqlalchemy", "alembic", "mailparser",
