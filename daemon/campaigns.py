@@ -41,6 +41,7 @@ from daemon.db import Database
 from daemon.draft import loop_marker
 from daemon.errors import ConfigError, UsageError
 from daemon.leases import ME, live_instances
+from daemon.logs import kv
 from daemon.models import (
     Buyer,
     BuyerAddress,
@@ -319,7 +320,7 @@ def send_campaign(settings: Settings, db: Database, name: str,
         for w in workers:
             w.join()
     _finish(db, campaign.id, report)
-    log.info("event=campaign_send %s", " ".join(f"{k}={v!r}" for k, v in vars(report).items()))
+    log.info("event=campaign_send %s", " ".join(f"{k}={kv(v)}" for k, v in vars(report).items()))
     return report
 
 
@@ -393,7 +394,7 @@ def _worker(settings: Settings, db: Database, campaign: Campaign, renderer: Rend
             except SmtpUnavailable as exc:
                 with lock:
                     report.error = str(exc)
-                log.error("event=smtp_unavailable error=%r", str(exc))
+                log.error("event=smtp_unavailable error=%s", kv(str(exc)))
                 continue
             if outcome:
                 with lock:
@@ -551,7 +552,8 @@ def due(settings: Settings, db: Database, now: datetime | None = None) -> list[s
         try:
             cf = load_campaign(settings, name)
         except ConfigError as exc:
-            log.error("event=campaign_file_broken name=%s problem=%r", name, exc.problems[0])
+            log.error("event=campaign_file_broken name=%s problem=%s",
+                      name, kv(exc.problems[0]))
             continue
         if cf.send_at is not None and cf.send_at <= now and name not in done:
             names.append(name)

@@ -59,6 +59,7 @@ from imapclient.exceptions import IMAPClientError
 from daemon.config import Mailbox, Settings
 from daemon.errors import MailboxError
 from daemon.fetch.imap import NETWORK_ERRORS, ImapSource
+from daemon.logs import kv
 from daemon.review_folder import (
     DRAFT_HEADER, FOLDERS, ApprovedDraft, Staged, approved_from_bytes, check_draft_header,
     check_size, draft_file_name, eml_bytes, header_draft_id, safe_part, stage_files,
@@ -453,7 +454,8 @@ def _create(client: IMAPClient, name: str) -> None:
     try:
         client.subscribe_folder(name)  # many clients show subscribed folders only
     except IMAPClientError as exc:
-        log.warning("event=review_subscribe_failed folder=%s error=%r", name, _text(exc))
+        log.warning("event=review_subscribe_failed folder=%s error=%s",
+                    name, kv(_text(exc)))
     log.info("event=review_folder_created folder=%s", name)
 
 

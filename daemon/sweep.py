@@ -149,11 +149,12 @@ def sweep(settings: Settings, db: Database, review: ReviewBackend[Any],
             _sweep_review(settings, db, review, stop, settle_seconds, report)
     except MailboxError as exc:  # the review mailbox is down: nothing claimed is lost
         report.error = str(exc)
-        log.error("event=review_unavailable error=%r", str(exc))
+        log.error("event=review_unavailable error=%s", kv(str(exc)))
     if not stop.is_set():
         report.copies_filed, report.copy_errors = file_sent_copies(settings, db, stop)
     if report != SweepReport():
-        log.info("event=sweep_done %s", " ".join(f"{k}={v!r}" for k, v in vars(report).items()))
+        log.info("event=sweep_done %s",
+                 " ".join(f"{k}={kv(v)}" for k, v in vars(report).items()))
     return report
 
 
@@ -193,7 +194,7 @@ def _sweep_review(settings: Settings, db: Database, review: ReviewBackend[Any],
                 _sweep_one(settings, db, review, smtp, pacer, stop, item, report)
             except SmtpUnavailable as exc:
                 report.error = str(exc)
-                log.error("event=smtp_unavailable error=%r", str(exc))
+                log.error("event=smtp_unavailable error=%s", kv(str(exc)))
                 break
 
 
@@ -204,7 +205,8 @@ def _sweep_one(settings: Settings, db: Database, review: ReviewBackend[Any],
     if verdict.action in ("refuse", "finish"):
         _move(review, item, "failed" if verdict.reason else "sent", verdict.reason or None)
         report.set_aside += bool(verdict.reason)
-        log.info("event=draft_set_aside file=%r reason=%r", item.name, verdict.reason or "sent")
+        log.info("event=draft_set_aside file=%s reason=%s",
+                 kv(item.name), kv(verdict.reason or "sent"))
     report.waiting += verdict.action == "wait"
     if approved is None or verdict.action != "send" or not pacer.wait(stop):
         return
@@ -215,8 +217,8 @@ def _sweep_one(settings: Settings, db: Database, review: ReviewBackend[Any],
     outcome, words = _deliver(db, smtp, approved, verdict)
     with db.unit_of_work() as session:
         state = _record(session, settings, approved, verdict, outcome, words)
-    log.info("event=draft_send outcome=%s state=%s draft=%s reply=%r", outcome, state.value,
-             approved.draft_id, words)
+    log.info("event=draft_send outcome=%s state=%s draft=%s reply=%s",
+             outcome, state.value, approved.draft_id, kv(words))
     key = {DraftState.SENT: "sent", DraftState.APPROVED: "retry_later",
            DraftState.UNKNOWN: "unknown"}.get(state, "failed")
     setattr(report, key, getattr(report, key) + 1)  # counted even if the move fails
@@ -228,7 +230,7 @@ def _move(review: ReviewBackend[Any], item: Any, to: str, reason: str | None = N
     try:
         review.move(item, to, reason)
     except FileNotFoundError:
-        log.warning("event=draft_file_gone file=%r wanted_in=%s", item.name, to)
+        log.warning("event=draft_file_gone file=%s wanted_in=%s", kv(item.name), to)
 
 
 def _file_away(review: ReviewBackend[Any], item: Any, draft_id: str, state: DraftState,
@@ -373,8 +375,8 @@ def _file_group(settings: Settings, db: Database, box: Mailbox,
                     outbox.mark_copied(session, current)
                 done += 1
     except Exception as exc:  # noqa: BLE001 - the mail is out; a copy that fails waits
-        log.warning("event=sent_copy_failed mailbox=%s draft=%s error=%r", box.name, current,
-                    f"{exc.__class__.__name__}: {exc}")
+        log.warning("event=sent_copy_failed mailbox=%s draft=%s error=%s",
+                    box.name, current, kv(f"{exc.__class__.__name__}: {exc}"))
         with db.unit_of_work() as session:
             outbox.mark_copied(session, current, error=str(exc))
         return done, 1
@@ -403,7 +405,7 @@ def sweep_job(settings: Settings, db: Database, stop: threading.Event) -> SweepR
         return sweep_all(settings, db, stop)
     except ConfigError as exc:
         for problem in exc.problems:
-            log.error("event=sweep_refused problem=%r", problem)
+            log.error("event=sweep_refused problem=%s", kv(problem))
     except Exception:  # noqa: BLE001 - one bad sweep must not end the service
         log.exception("event=sweep_crashed")
     return None
