@@ -162,9 +162,12 @@ def open_database(url: str) -> Database:
         raise ConfigError(f"database.url: cannot open {url!r}: {exc}") from None
 
 
-def advisory_lock(session: Session, key: str) -> None:
+def advisory_lock(session: Session, key: str) -> bool:
     """Serialise with other instances on `key` until this transaction ends (PostgreSQL's
-    transaction-level advisory lock); nothing to do on SQLite, which has one instance."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                        {"key": key})
+    transaction-level advisory lock); nothing to do on SQLite, which has one instance.
+    True when a lock was taken (and another instance may have just released it)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": key})
+    return True

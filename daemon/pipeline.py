@@ -56,8 +56,16 @@ def understanding_stage(book: Rulebook, own_domains: frozenset[str], tz: tzinfo,
         now = utcnow()
         if mail.from_ is not None:  # another instance handling this company's mail waits
             advisory_lock(session, "buyer:" + grouping_key(mail.from_.email, book.matching))
-        decision = understand(mail, book, DbLookups(session), today=now.astimezone(tz).date(),
+        today = now.astimezone(tz).date()
+        decision = understand(mail, book, DbLookups(session), today=today,
                               own_domains=own_domains)
+        key = decision.match.lookup.company_key
+        if decision.match.how == "new" and key and advisory_lock(session, "company:" + key):
+            # A new buyer known by a company name that senders at other grouping keys
+            # (free mail) may share: serialised on the name (always after the sender's
+            # lock), then looked up again, so two instances never make the company twice.
+            decision = understand(mail, book, DbLookups(session), today=today,
+                                  own_domains=own_domains)
         before = buyer_view(session, decision)  # the history as it was before this message
         inquiry = record(session, message, mail, decision, now, addresses, owner_rules)
         record_rfqs(session, message, mail, decision, book)  # a digest's RFQs become leads

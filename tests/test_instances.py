@@ -4,6 +4,7 @@ and SQLite refusing to be shared. (The three-process run is in tests/reliability
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from daemon.instance import running
 from daemon.leases import ME, Leases, instance_lease, job_lease, live_instances
 from daemon.models import Lease, Message, MessageState, RawMessage
 from daemon.service import Service, last_fire_time, poll_triggers, trigger
+from tests.db.fixtures import _reset_postgres
 from tests.helpers import inquiry, settings_for
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
@@ -205,6 +207,66 @@ def test_a_message_another_live_instance_holds_is_left_to_it(db: Database) -> No
         assert s.get_one(Message, first).attempts == 1  # the void claim counted no attempt
         assert s.scalar(select(func.count()).select_from(Message)
                         .where(Message.claimed_by.is_not(None))) == 0
+
+
+def test_two_instances_never_make_one_company_twice(postgres_url: str) -> None:
+    """Two free-mail senders signing for one new company, processed at once on two
+    connections: the second waits for the first on the company's name, looks again and
+    joins the buyer the first made."""
+    from email.message import EmailMessage
+    from threading import Thread
+
+    from sqlalchemy import text
+
+    from daemon import rulebook
+    from daemon.match_buyer import company_key
+    from daemon.models import Buyer
+    from tests.helpers import ROOT
+
+    _reset_postgres(postgres_url)
+    db = Database(postgres_url)
+    db.upgrade()
+    ids = []
+    with db.unit_of_work() as s:
+        for n, sender in enumerate(("ahmed.khalil@gmail.com", "omar.noor@hotmail.com")):
+            msg = EmailMessage()
+            msg["From"], msg["To"] = sender, "sales@brightstar.example"
+            msg["Subject"], msg["Message-ID"] = "Inquiry: necklaces", f"<co{n}@x.example>"
+            msg.set_content("Dear Sir,\nPlease quote 5000 pcs BS-NK-101 FOB Ningbo.\n\n"
+                            "Best regards\nAhmed Khalil\nAl Noor Trading LLC\nDubai, UAE\n")
+            data = msg.as_bytes()
+            row = Message(direction="in", state=MessageState.STORED, dedup_key=f"co{n}",
+                          size=len(data), raw=RawMessage(data=data, sha256=f"{n:064d}"))
+            s.add(row)
+            s.flush()
+            ids.append(row.id)
+    stage = pipeline.understanding_stage(rulebook.load(ROOT / "rules"),
+                                         frozenset({"brightstar.example"}), timezone.utc)
+    limits = runner.ParseLimits(max_bytes=10**7, max_depth=50, max_parts=500)
+    key = "company:" + company_key("Al Noor Trading LLC")
+    holder = db.engine.connect()  # holds the company's name: both must wait behind it
+    holder.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": key})
+    threads = [Thread(target=pipeline.process_one, args=(db, i, limits, 3, [stage]))
+               for i in ids]
+    for thread in threads:
+        thread.start()
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    end = time.monotonic() + 30
+    while holder.execute(waiting).scalar() < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    assert holder.execute(waiting).scalar() == 2, "both found a new company and wait on it"
+    holder.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
+    holder.commit()
+    holder.close()
+    for thread in threads:
+        thread.join(30)
+    with db.unit_of_work() as s:
+        buyers = s.scalars(select(Buyer)).all()
+        states = s.scalars(select(Message.state)).all()
+        owners = set(s.scalars(select(Message.buyer_id)))
+    assert states == [MessageState.PROCESSED] * 2
+    assert [b.company for b in buyers] == ["Al Noor Trading LLC"] and owners == {buyers[0].id}
+    db.dispose()
 
 
 # -- SQLite is one instance's ------------------------------------------------------------
