@@ -116,18 +116,8 @@ class Drafter:
 
     def _thread_plan(self, session: Session, message: Message, mail: Mail, decision: Decision,
                      buyer: BuyerView) -> negotiation.Plan | None:
-        """How to answer a buyer's mail inside one of their deals' threads (the deal
-        recording continued); None outside one, or in a won or lost deal's thread."""
-        if decision.classification.kind not in (Kind.REPLY, Kind.INQUIRY) or not message.buyer_id:
-            return None
-        found = deals_record.continued_deal(session, message.buyer_id, mail)
-        if found is None:
-            return None
-        deal, ours = found
-        thread = negotiation.Thread.of(deal.id, str(deal.stage), deal.products, deal.terms,
-                                       ours.id)
-        return negotiation.plan(thread, decision.extracted, mail, self.book.catalog,
-                                buyer.region or decision.region)
+        return thread_plan(session, message.buyer_id, mail, decision, self.book,
+                           buyer.region or decision.region)
 
     def _reviewer(self, session: Session, message: Message,
                   today: date) -> tuple[ReviewBackend[Any], str]:
@@ -183,3 +173,17 @@ def _buyer_label(decision: Decision) -> str:
 def _domain(sender: str) -> str:
     address = sender.rpartition("<")[2].rstrip(">").strip()
     return address.rpartition("@")[2] or "inquiryd.invalid"
+
+
+def thread_plan(session: Session, buyer_id: int | None, mail: Mail, decision: Decision,
+                book: Rulebook, region: str) -> negotiation.Plan | None:
+    """How to answer a buyer's mail inside one of their deals' threads (the deal
+    recording continued); None outside one, or in a won or lost deal's thread."""
+    if decision.classification.kind not in (Kind.REPLY, Kind.INQUIRY) or not buyer_id:
+        return None
+    found = deals_record.continued_deal(session, buyer_id, mail)
+    if found is None:
+        return None
+    deal, ours = found
+    thread = negotiation.Thread.of(deal.id, str(deal.stage), deal.products, deal.terms, ours.id)
+    return negotiation.plan(thread, decision.extracted, mail, book.catalog, region)

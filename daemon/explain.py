@@ -2,7 +2,8 @@
 
 Reads .eml files (or every file in a folder), parses and understands each against the
 current buyer database, read-only (the session is rolled back), and returns one plain
-dict per message for printing or JSON. This is how salespeople tune the rules.
+dict per message for printing or JSON; a buyer's mail in one of their deals' threads
+also shows how its reply would be planned (stage, answers, floor prices: staff only). This is how salespeople tune the rules.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from daemon import rulebook
 from daemon.config import Settings
 from daemon.db import Database
+from daemon.drafting import thread_plan
 from daemon.errors import PermanentError, UsageError
 from daemon.grade import History
 from daemon.match_buyer import Candidates, Lookup
@@ -55,12 +59,11 @@ def explain(settings: Settings, db: Database, target: Path) -> Iterator[dict[str
     today = utcnow().astimezone(settings.schedule.tz).date()
     ready = not _schema_behind(db)
     with db.engine.connect() as connection:
-        from sqlalchemy.orm import Session
-
         with Session(bind=connection) as session:
             lookups = DbLookups(session) if ready else NoBuyers()
             for path in message_files(target):
-                yield _one(path, settings, book, lookups, today, own)
+                yield _one(path, settings, book, lookups, today, own,
+                           session if ready else None)
             session.rollback()
 
 
@@ -72,7 +75,7 @@ def _schema_behind(db: Database) -> bool:
 
 
 def _one(path: Path, settings: Settings, book: Any, lookups: Any, today: Any,
-         own: frozenset[str]) -> dict[str, Any]:
+         own: frozenset[str], session: Session | None = None) -> dict[str, Any]:
     try:
         mail = parse(path.read_bytes(), parse_limits(settings))
     except PermanentError as exc:
@@ -80,7 +83,16 @@ def _one(path: Path, settings: Settings, book: Any, lookups: Any, today: Any,
     except OSError as exc:
         return _empty(path, "unreadable", [exc.strerror or str(exc)])
     decision = understand(mail, book, lookups, today=today, own_domains=own)
-    return as_dict(path, mail.subject, decision)
+    shown = as_dict(path, mail.subject, decision)
+    plan = None
+    if session is not None:
+        plan = thread_plan(session, decision.match.buyer_id, mail, decision, book,
+                           decision.region)
+    shown["thread"] = None if plan is None else {
+        "inquiry": plan.thread.inquiry_id, "stage": plan.thread.stage,
+        "answers_draft": plan.thread.draft_id, "variant": plan.variant,
+        "plan": plan.reviewer_lines().strip().splitlines()}
+    return shown
 
 
 def _empty(path: Path, kind: str, reasons: list[str]) -> dict[str, Any]:

@@ -131,6 +131,13 @@ def print_explained(item: dict[str, Any]) -> None:
         console.print("  products: " + ", ".join(item["skus"]))
     for reason in item.get("reasons") or []:
         console.print(f"  - {reason}", markup=False)
+    thread = item.get("thread")
+    if thread:
+        console.print(f"  thread: inquiry #{thread['inquiry']} ({thread['stage']}), answers "
+                      f"draft {thread['answers_draft']}; reply: {thread['variant']}",
+                      markup=False)
+        for line in thread["plan"]:
+            console.print(f"    {line}", markup=False)
     console.print()
 
 

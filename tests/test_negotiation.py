@@ -21,6 +21,7 @@ from daemon import negotiation, outbox, pipeline, rulebook
 from daemon.catalog import Catalog
 from daemon.config import Company
 from daemon.db import Database
+from daemon.explain import explain
 from daemon.draft import BuyerView, compose, sample_contexts
 from daemon.extract import extract
 from daemon.match_buyer import BuyerMatch, Lookup
@@ -290,11 +291,19 @@ def test_quote_counter_offer_and_sample_request_through_the_pipeline(
     # The buyer haggles, quoting our quotation under their text.
     ours = str(first["Message-ID"])
     refs = f"<inq-1@alnoor-trading.example> {ours}"
-    store(db, mail_bytes(f"RE: {first['Subject']}",
-                         "Dear Lily,\n\nThank you. Your price of USD 0.86 is too high for our "
-                         "market. Can you do USD 0.80? And what is the MOQ?\n\nAhmed\n\n"
-                         + quoted(first, "Lily"), message_id="<haggle@alnoor-trading.example>",
-                         in_reply_to=ours, references=refs), "m2")
+    haggle = mail_bytes(f"RE: {first['Subject']}",
+                        "Dear Lily,\n\nThank you. Your price of USD 0.86 is too high for our "
+                        "market. Can you do USD 0.80? And what is the MOQ?\n\nAhmed\n\n"
+                        + quoted(first, "Lily"), message_id="<haggle@alnoor-trading.example>",
+                        in_reply_to=ours, references=refs)
+    # `explain` shows how the reply in the deal's thread will be planned, changing nothing.
+    (tmp_path / "haggle.eml").write_bytes(haggle)
+    (shown,) = explain(settings, db, tmp_path / "haggle.eml")
+    assert shown["thread"]["inquiry"] == deal_id and shown["thread"]["stage"] == "quoted"
+    assert shown["thread"]["answers_draft"] == first_id
+    assert shown["thread"]["variant"] == "negotiation"
+    assert any("floor" in line for line in shown["thread"]["plan"])
+    store(db, haggle, "m2")
     run_pipeline(db, stages)
     path, answer = pending(review, set())
     body = text_of(answer)
