@@ -57,13 +57,13 @@ class ReviewBackend(Protocol[ItemT]):
         to pending at once."""
         ...
 
-    def publish(self, name: str, *, late: bool = False) -> None:
+    def publish(self, staged: Staged, *, late: bool = False) -> None:
         """Show a staged draft to reviewers. `late`: its writer stopped after the
         commit, and may have shown it already (a backend that cannot tell by its name
         looks first, so it shows once)."""
         ...
 
-    def discard(self, name: str) -> None:
+    def discard(self, staged: Staged) -> None:
         """Remove a staged draft whose row was never committed."""
         ...
 
@@ -129,5 +129,6 @@ def write_for_review(session: Session, review: ReviewBackend[Any], draft_id: str
     shows, not two)."""
     name = review.stage_pending(draft_id, message, context, grade=grade,
                                 buyer_label=buyer_label, when=when, writer=ME)
-    after_commit(session, lambda: review.publish(name), lambda: review.discard(name))
+    staged = Staged.of(name, ME)
+    after_commit(session, lambda: review.publish(staged), lambda: review.discard(staged))
     return name

@@ -74,12 +74,26 @@ class Staged:
     def hidden(self, part: str) -> str:
         return f"{UNPUBLISHED}{self.writer}.{part}"
 
+    @classmethod
+    def of(cls, name: str, writer: str = "") -> Staged:
+        """The draft `name` as instance `writer` staged it (stage_pending's writer)."""
+        return cls(name, draft_id_from_name(name), writer_tag(writer), 0.0)
+
 
 def stage_files(folder: Path, name: str, writer: str, context: str, data: bytes) -> None:
-    """Write a draft's context and .eml under their hidden staged names in `folder`."""
+    """Write a draft's context and .eml under their hidden staged names in `folder`.
+
+    Written in place, not through a temporary file: nobody reads a staged file before
+    the write returned and its row was committed, and a write cut off by a crash has no
+    row, so the sweep discards it. The rename that publishes it is the atomic step.
+    """
     hidden = f"{UNPUBLISHED}{writer_tag(writer)}."
-    write_atomically(folder / (hidden + _txt(name)), context.encode("utf-8"))
-    write_atomically(folder / (hidden + name), data)
+    for path, content in ((folder / (hidden + _txt(name)), context.encode("utf-8")),
+                          (folder / (hidden + name), data)):
+        with open(path, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def staged_in(folder: Path) -> list[Staged]:
@@ -278,7 +292,7 @@ class ReviewFolder:
         """Write the draft and its context to pending/ at once; the .eml's file name."""
         name = self.stage_pending(draft_id, message, context, grade=grade,
                                   buyer_label=buyer_label, when=when)
-        self.publish(name)
+        self.publish(Staged.of(name))
         return name
 
     def stage_pending(self, draft_id: str, message: EmailMessage, context: str, *,
@@ -291,27 +305,22 @@ class ReviewFolder:
         stage_files(self.folder("pending"), name, writer, context, eml_bytes(message))
         return name
 
-    def publish(self, name: str, *, late: bool = False) -> None:
+    def publish(self, staged: Staged, *, late: bool = False) -> None:
         """Show a staged draft in pending/ (a draft already shown stays as it is)."""
         pending = self.folder("pending")
-        staged = {s.name: s for s in self._staged()}.get(name)
-        if staged is None:
-            return  # published already (by the sweep, or the writer itself)
         # The context first: once the .eml shows, a reviewer finds its .txt beside it.
-        for part in (_txt(name), name):
+        for part in (_txt(staged.name), staged.name):
             try:
                 os.replace(pending / staged.hidden(part), pending / part)
             except FileNotFoundError:
                 pass  # a part never written, or another publisher was first
         _fsync_dir(pending)
 
-    def discard(self, name: str) -> None:
+    def discard(self, staged: Staged) -> None:
         """Remove a staged draft that will never be recorded."""
         pending = self.folder("pending")
-        for staged in self._staged():
-            if staged.name == name:
-                for part in (_txt(name), name):
-                    (pending / staged.hidden(part)).unlink(missing_ok=True)
+        for part in (_txt(staged.name), staged.name):
+            (pending / staged.hidden(part)).unlink(missing_ok=True)
 
     def unpublished(self) -> list[Staged]:
         """The staged drafts in pending/ (left by a process stopped between writing a

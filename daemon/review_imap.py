@@ -221,31 +221,28 @@ class ImapReview:
         stage_files(self.staging, name, writer, context, eml_bytes(message))
         return name
 
-    def publish(self, name: str, *, late: bool = False) -> None:
-        staged = next((s for s in self.unpublished() if s.name == name), None)
-        if staged is None or self.staging is None:
-            return  # published already, or never staged
-        data_path = self.staging / staged.hidden(name)
-        context_path = staged_context(staged, self.staging)
+    def publish(self, staged: Staged, *, late: bool = False) -> None:
+        if self.staging is None:
+            return  # never staged: APPENDed when written
+        name = staged.name
         try:
-            data = data_path.read_bytes()
-            context = context_path.read_text(encoding="utf-8", errors="replace")
+            data = (self.staging / staged.hidden(name)).read_bytes()
+            context = staged_context(staged, self.staging).read_text(encoding="utf-8",
+                                                                     errors="replace")
         except FileNotFoundError:
-            return  # cut off between the two writes: its row never came (discard)
+            return  # published already, or cut off between the two writes (discarded)
         if not (late and self.locate(staged.draft_id, name, FOLDERS)):
             head = BytesParser(policy=email.policy.default).parsebytes(data, headersonly=True)
             assert isinstance(head, EmailMessage)
             self._append_pending(data, context_note(staged.draft_id, head, context),
                                  _date(head))
-        self.discard(name)
+        self.discard(staged)
 
-    def discard(self, name: str) -> None:
+    def discard(self, staged: Staged) -> None:
         if self.staging is None:
             return
-        for staged in self.unpublished():
-            if staged.name == name:
-                staged_context(staged, self.staging).unlink(missing_ok=True)
-                (self.staging / staged.hidden(name)).unlink(missing_ok=True)
+        staged_context(staged, self.staging).unlink(missing_ok=True)
+        (self.staging / staged.hidden(staged.name)).unlink(missing_ok=True)
 
     def unpublished(self) -> list[Staged]:
         return staged_in(self.staging) if self.staging and self.staging.is_dir() else []

@@ -307,11 +307,11 @@ def settle_staged(db: Database, review: ReviewBackend[Any]) -> tuple[int, int]:
     published = discarded = 0
     for one in staged:
         if one.draft_id in recorded:
-            review.publish(one.name, late=True)
+            review.publish(one, late=True)
             published += 1
             log.info("event=draft_published_late draft=%s file=%s", one.draft_id, kv(one.name))
         elif one.writer not in running and one.age_seconds > STALE_SECONDS:
-            review.discard(one.name)
+            review.discard(one)
             discarded += 1
             log.warning("event=draft_discarded file=%s reason=%s", kv(one.name),
                         kv("never recorded: the process writing it stopped first"))

@@ -22,7 +22,7 @@ from daemon import outbox, pipeline, rulebook
 from daemon.db import Database, after_commit
 from daemon.models import Draft, Message, MessageState, RawMessage
 from daemon.leases import ME
-from daemon.review_folder import STALE_SECONDS, UNPUBLISHED, ReviewFolder, writer_tag
+from daemon.review_folder import STALE_SECONDS, UNPUBLISHED, ReviewFolder, Staged, writer_tag
 from daemon.sweep import settle_staged
 from daemon.types import ParseLimits
 from tests.helpers import ROOT, inquiry, settings_for
@@ -57,8 +57,8 @@ def test_a_staged_draft_is_hidden_until_published(tmp_path: Path) -> None:
     tag = writer_tag("")
     assert hidden(review) == [f"{UNPUBLISHED}{tag}.{name}", f"{UNPUBLISHED}{tag}.{name[:-4]}.txt"]
     assert [(s.name, s.draft_id) for s in review.unpublished()] == [(name, "d0001")]
-    review.publish(name)
-    review.publish(name)  # a second publisher (the sweep, racing the writer) is harmless
+    review.publish(Staged.of(name))
+    review.publish(Staged.of(name))  # a second publisher (the sweep, racing the writer)
     assert visible(review) == [name, name[:-4] + ".txt"]
     assert hidden(review) == [] and review.unpublished() == []
 
@@ -70,7 +70,7 @@ def test_discard_removes_both_parts_and_a_context_alone_is_still_found(tmp_path:
     # Killed between the two writes: only the context is there.
     (review.folder("pending") / f"{UNPUBLISHED}{writer_tag('')}.{name}").unlink()
     assert [s.draft_id for s in review.unpublished()] == ["d0002"]
-    review.discard(name)
+    review.discard(Staged.of(name))
     assert os.listdir(review.folder("pending")) == []
 
 
