@@ -32,6 +32,12 @@ def _issue(ctx: Any, inquiry_id: int, kind: str, as_json: bool,
         click.echo(f"kept as {done.path}")
 
 
+AS_DRAFTED = click.option(
+    "--as-drafted", is_flag=True,
+    help="Use the confirmation's terms as drafted when the letter sent was edited in a way "
+         "that cannot be read back.")
+
+
 @deals.command("confirm")
 @click.argument("inquiry_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -44,9 +50,7 @@ def deals_confirm(ctx: Any, inquiry_id: int, as_json: bool) -> None:
 
 @deals.command("pi")
 @click.argument("inquiry_id", type=int)
-@click.option("--as-drafted", is_flag=True,
-              help="Use the confirmation's terms as drafted when the letter sent was "
-                   "edited in a way that cannot be read back.")
+@AS_DRAFTED
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def deals_pi(ctx: Any, inquiry_id: int, as_drafted: bool, as_json: bool) -> None:
@@ -57,9 +61,7 @@ def deals_pi(ctx: Any, inquiry_id: int, as_drafted: bool, as_json: bool) -> None
 
 @deals.command("contract")
 @click.argument("inquiry_id", type=int)
-@click.option("--as-drafted", is_flag=True,
-              help="Use the confirmation's terms as drafted when the letter sent was "
-                   "edited in a way that cannot be read back.")
+@AS_DRAFTED
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def deals_contract(ctx: Any, inquiry_id: int, as_drafted: bool, as_json: bool) -> None:
