@@ -79,7 +79,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A unit of work reads, then writes. Begun deferred, its first write fails at once
+    # ("database is locked", no busy wait) when another connection wrote since its read
+    # began, such as the heartbeat thread renewing the leases. IMMEDIATE takes the write
+    # lock at the start and waits its turn; plain reads (engine.connect) stay deferred.
+    immediate = connection.get_execution_options().get("sqlite_immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
@@ -88,7 +93,8 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine.execution_options(sqlite_immediate=True),
+                                      expire_on_commit=False)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
