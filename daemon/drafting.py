@@ -63,7 +63,8 @@ class Drafter:
         sender = expected_sender(self.settings, box_name)
         draft_id = f"d{now:%Y%m%d}-{secrets.token_hex(4)}"
         today = now.astimezone(self.settings.schedule.tz).date()
-        plan = self._thread_plan(session, message, mail, decision, buyer)
+        plan = thread_plan(session, message.buyer_id, mail, decision, self.book,
+                           buyer.region or decision.region)
         composed = compose(decision, mail, settings_company=self.settings.company,
                            sender=sender, buyer=buyer,
                            catalog=self.book.catalog, env=self.env, today=today,
@@ -113,11 +114,6 @@ class Drafter:
         box = next((b for b in self.settings.mailbox if b.name == name), None)
         person = self.settings.person(owner or (box.salesperson if box else ""))
         return name, (person.signature if person else "")
-
-    def _thread_plan(self, session: Session, message: Message, mail: Mail, decision: Decision,
-                     buyer: BuyerView) -> negotiation.Plan | None:
-        return thread_plan(session, message.buyer_id, mail, decision, self.book,
-                           buyer.region or decision.region)
 
     def _reviewer(self, session: Session, message: Message,
                   today: date) -> tuple[ReviewBackend[Any], str]:

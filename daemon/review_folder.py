@@ -325,9 +325,6 @@ class ReviewFolder:
     def unpublished(self) -> list[Staged]:
         """The staged drafts in pending/ (left by a process stopped between writing a
         draft and publishing it), by name, with their writer and age in seconds."""
-        return self._staged()
-
-    def _staged(self) -> list[Staged]:
         return staged_in(self.folder("pending"))
 
     def approved_files(self, min_age: float = 0.0) -> list[Path]:

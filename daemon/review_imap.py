@@ -212,11 +212,11 @@ class ImapReview:
     # Without a staging folder (a hand-made backend) a draft is APPENDed at once.
     def stage_pending(self, draft_id: str, message: EmailMessage, context: str, *,
                       grade: str, buyer_label: str, when: datetime, writer: str = "") -> str:
-        name = self.file_name(draft_id, grade=grade, buyer_label=buyer_label, when=when)
         if self.staging is None:
             return self.write_pending(draft_id, message, context, grade=grade,
                                       buyer_label=buyer_label, when=when)
         check_draft_header(draft_id, message)
+        name = self.file_name(draft_id, grade=grade, buyer_label=buyer_label, when=when)
         self.staging.mkdir(parents=True, exist_ok=True)
         stage_files(self.staging, name, writer, context, eml_bytes(message))
         return name
