@@ -445,9 +445,20 @@ class Dovecot:
                                f"{done.stderr.strip()}")
         return done.stdout
 
-    def kick(self, user: str) -> None:
-        """Drop every open IMAP session of `user`: their next command fails."""
+    def kick(self, user: str, timeout: float = 5.0) -> None:
+        """Drop every open IMAP session of `user`: their next command fails.
+
+        `doveadm kick` only signals the session processes; this waits until they are
+        gone, so a command sent next cannot still be answered by one of them."""
+        pids = [int(row.split()[2]) for row in self.doveadm("who", "-1", user).splitlines()[1:]
+                if len(row.split()) >= 3 and row.split()[2].isdigit()]
         self.doveadm("kick", user)
+        end = time.monotonic() + timeout
+        while pids and time.monotonic() < end:
+            pids = [pid for pid in pids if _alive(pid)]
+            time.sleep(0.01)
+        if pids:
+            raise DovecotError(f"kick {user}: sessions {pids} still running after {timeout} s")
 
     def set_uidvalidity(self, user: str, folder: str, uidvalidity: int) -> None:
         """Change the folder's UIDVALIDITY; a session with it selected is disconnected."""
@@ -456,3 +467,13 @@ class Dovecot:
     def log_text(self) -> str:
         log = self.root / "dovecot.log"
         return log.read_text(errors="replace") if log.exists() else ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
